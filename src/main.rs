@@ -1,0 +1,19 @@
+//! Entry point: parse, run, map the outcome to an exit code.
+//! 0 success, 1 failure (error, or verify/validate found mismatches), 2 usage.
+
+use clap::Parser;
+use std::process::ExitCode;
+use velesdb_migrate::cli::{self, Cli, Outcome};
+use velesdb_migrate::Error;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse(); // exits 2 on bad usage
+    match cli::run(cli) {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Findings) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error[{}]: {e}", e.code());
+            ExitCode::from(if matches!(e, Error::Usage(_)) { 2 } else { 1 })
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! Import: snapshot → embedded VelesDB.
+//!
+//! 1. An id pre-pass reads only the id column of every chunk and refuses
+//!    colliding or duplicated ids before anything is written.
+//! 2. Chunks not yet in the import journal are read, blake3-checked and
+//!    decoded in parallel on rayon (windows of `parallelism` chunks, handed
+//!    over through a bounded channel), then bulk-upserted.
+//! 3. After each chunk: `flush()`, then the journal records the chunk hash
+//!    (atomic write). A re-run skips journaled chunks; a chunk cut short by a
+//!    crash is simply upserted again (upserts are idempotent by id).
+
+use super::mapping::{is_hashed, point_id, Mapping, MappingArgs};
+use crate::error::{Error, Result};
+use crate::model::{IdKind, IdValue, Metric};
+use crate::progress::{Output, Progress};
+use crate::sink::embedded::{CollectionPlan, Embedded};
+use crate::snapshot::{chunk, fsutil, ChunkEntry, CollectionEntry, Manifest, JOURNAL_DIR};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use velesdb_core::Point;
+
+#[derive(Clone, Debug)]
+pub struct ImportOptions {
+    pub snapshot: PathBuf,
+    pub to: PathBuf,
+    pub collection: String,
+    pub metric: Option<Metric>,
+    pub parallelism: usize,
+    pub batch_size: usize,
+    pub hnsw_m: Option<u32>,
+    pub hnsw_ef_construction: Option<u32>,
+    pub mapping: MappingArgs,
+    /// Import the committed chunks of an unfinished export.
+    pub partial: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ImportSummary {
+    pub snapshot: String,
+    pub destination: String,
+    pub collection: String,
+    pub created_collection: bool,
+    pub settings: CollectionPlan,
+    pub chunks_total: u64,
+    pub chunks_skipped: u64,
+    pub chunks_imported: u64,
+    pub points_upserted: u64,
+    /// Ids skipped because their vector was NULL (`--skip-null-vectors`).
+    pub skipped_null_vectors: Vec<serde_json::Value>,
+    pub collection_count: u64,
+    pub seconds: f64,
+    pub points_per_second: f64,
+    pub peak_rss_bytes: Option<u64>,
+}
+
+/// Import journal: which chunks (by blake3) are in the destination.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Journal {
+    version: u32,
+    destination: String,
+    collection: String,
+    snapshot_collection: String,
+    done: BTreeSet<String>,
+}
+
+/// Pick the snapshot collection to read.
+pub fn select_collection<'a>(m: &'a Manifest, wanted: Option<&str>) -> Result<&'a CollectionEntry> {
+    let names = || m.collections.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ");
+    match wanted {
+        Some(w) => m.collection(w).ok_or_else(|| Error::Usage(format!("--from-collection {w}: the snapshot has no such collection (it has: {})", names()))),
+        None if m.collections.len() == 1 => Ok(&m.collections[0]),
+        None if m.collections.is_empty() => Err(Error::Usage("the snapshot holds no collection".into())),
+        None => Err(Error::Usage(format!("the snapshot holds several collections ({}); choose one with --from-collection", names()))),
+    }
+}
+
+fn journal_path(snapshot: &Path, dest: &Path, collection: &str, snap_coll: &str) -> PathBuf {
+    let dest = std::fs::canonicalize(dest).unwrap_or_else(|_| dest.to_owned());
+    let key = blake3::hash(format!("{}\n{collection}\n{snap_coll}", dest.display()).as_bytes()).to_hex();
+    snapshot.join(JOURNAL_DIR).join(format!("{}.json", &key[..16]))
+}
+
+fn plan_collection(entry: &CollectionEntry, mapping: &Mapping, opts: &ImportOptions) -> Result<CollectionPlan> {
+    let f = &mapping.dense;
+    let mut reasons = Vec::new();
+    let metric = match (opts.metric, f.metric) {
+        (Some(m), src) => {
+            reasons.push(format!("metric {m}: from --metric{}", src.map(|s| format!(" (the source had {s})")).unwrap_or_default()));
+            m
+        }
+        (None, Some(Metric::L1)) => {
+            return Err(Error::Usage(format!(
+                "vector {} uses the L1 (Manhattan) metric in the source, which VelesDB does not have; choose one with --metric cosine|l2|dot",
+                f.name
+            )))
+        }
+        (None, Some(m)) => {
+            reasons.push(format!("metric {m}: from the source index on {}", f.name));
+            m
+        }
+        (None, None) => {
+            return Err(Error::Usage(format!(
+                "the metric of vector {} is unknown (the source has no index on it); choose one with --metric cosine|l2|dot",
+                f.name
+            )))
+        }
+    };
+    let src_hnsw = f.index.as_ref().filter(|i| i.kind == "hnsw");
+    let pick = |flag: Option<u32>, src: Option<u32>, what: &str, reasons: &mut Vec<String>| match (flag, src) {
+        (Some(v), _) => {
+            reasons.push(format!("{what}={v}: from the command line"));
+            Some(v)
+        }
+        (None, Some(v)) => {
+            reasons.push(format!("{what}={v}: carried over from the source HNSW index"));
+            Some(v)
+        }
+        (None, None) => {
+            reasons.push(format!("{what}: VelesDB default (the source has no HNSW index)"));
+            None
+        }
+    };
+    let hnsw_m = pick(opts.hnsw_m, src_hnsw.and_then(|i| i.m), "hnsw m", &mut reasons);
+    let hnsw_ef = pick(opts.hnsw_ef_construction, src_hnsw.and_then(|i| i.ef_construction), "hnsw ef_construction", &mut reasons);
+    let _ = entry;
+    Ok(CollectionPlan {
+        name: opts.collection.clone(),
+        dimension: f.dimension as usize,
+        metric,
+        hnsw_m,
+        hnsw_ef_construction: hnsw_ef,
+        reasons,
+    })
+}
+
+/// Read only the id column of every chunk and refuse duplicates and
+/// collisions of the id mapping. Needed only when some ids are hashed.
+fn check_ids(dir: &Path, entry: &CollectionEntry) -> Result<()> {
+    let per_chunk: Vec<Vec<(u64, u64, u32, u32)>> = entry
+        .chunks
+        .par_iter()
+        .map(|k| {
+            let ids = chunk::read_ids(dir, entry, k)?;
+            Ok(ids
+                .iter()
+                .enumerate()
+                .map(|(row, id)| (point_id(id), blake3_64(id), k.seq as u32, row as u32))
+                .collect())
+        })
+        .collect::<Result<_>>()?;
+    let mut all: Vec<(u64, u64, u32, u32)> = per_chunk.into_iter().flatten().collect();
+    all.sort_unstable();
+    for w in all.windows(2) {
+        if w[0].0 == w[1].0 {
+            let a = original_id(dir, entry, w[0].2, w[0].3)?;
+            let b = original_id(dir, entry, w[1].2, w[1].3)?;
+            let message = if a == b {
+                format!(
+                    "id {a} appears twice in the snapshot (chunks {} and {}); the source id column is not unique. Nothing was imported",
+                    entry.chunks[w[0].2 as usize].file, entry.chunks[w[1].2 as usize].file
+                )
+            } else {
+                format!(
+                    "source ids {a} and {b} both map to VelesDB id {} (64-bit hash collision); nothing was imported. \
+                     Change one of the ids in the source, or filter one out",
+                    w[0].0
+                )
+            };
+            return Err(Error::Data { collection: entry.name.clone(), message });
+        }
+    }
+    Ok(())
+}
+
+fn blake3_64(id: &IdValue) -> u64 {
+    let h = blake3::hash(id.as_text().as_bytes());
+    u64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes"))
+}
+
+fn original_id(dir: &Path, entry: &CollectionEntry, seq: u32, row: u32) -> Result<IdValue> {
+    let ids = chunk::read_ids(dir, entry, &entry.chunks[seq as usize])?;
+    Ok(ids[row as usize].clone())
+}
+
+struct Decoded {
+    entry: ChunkEntry,
+    points: Vec<Point>,
+    skipped: Vec<serde_json::Value>,
+    hashed_ids: bool,
+}
+
+fn decode(dir: &Path, snap: &CollectionEntry, k: &ChunkEntry, mapping: &Mapping) -> Result<Decoded> {
+    let bytes = chunk::read_chunk_verified(dir, &snap.name, k)?;
+    let records = chunk::decode_chunk(&snap.schema, bytes)
+        .map_err(|message| Error::Chunk { collection: snap.name.clone(), file: k.file.clone(), message })?;
+    if records.len() as u64 != k.rows {
+        return Err(Error::Chunk {
+            collection: snap.name.clone(),
+            file: k.file.clone(),
+            message: format!("holds {} rows, the manifest says {}", records.len(), k.rows),
+        });
+    }
+    let mut points = Vec::with_capacity(records.len());
+    let mut skipped = Vec::new();
+    let mut hashed_ids = false;
+    for r in &records {
+        hashed_ids |= is_hashed(&r.id);
+        match mapping.point(r, &k.file)? {
+            Some(p) => points.push(p),
+            None => skipped.push(r.id.to_json()),
+        }
+    }
+    Ok(Decoded { entry: k.clone(), points, skipped, hashed_ids })
+}
+
+pub fn run(opts: ImportOptions, out: &Output) -> Result<ImportSummary> {
+    let started = Instant::now();
+    let manifest = Manifest::load(&opts.snapshot)?;
+    let snap = select_collection(&manifest, opts.mapping.from_collection.as_deref())?.clone();
+    if !snap.complete && !opts.partial {
+        return Err(Error::Usage(format!(
+            "the export of collection {} in {} is not finished; finish it (re-run the export) or pass --partial to import the committed chunks",
+            snap.name,
+            opts.snapshot.display()
+        )));
+    }
+    let mapping = Mapping::new(&snap, &opts.mapping)?;
+    let plan = plan_collection(&snap, &mapping, &opts)?;
+    for r in &plan.reasons {
+        out.note(format!("settings: {r}"));
+    }
+    let may_hash = match snap.schema.id.kind {
+        IdKind::Uint => false,
+        // Chunks are in ascending id order: a negative id shows in first_id.
+        IdKind::Int => snap.chunks.iter().any(|k| k.first_id.as_i64().is_some_and(|v| v < 0)),
+        IdKind::String | IdKind::Uuid => true,
+    };
+    if may_hash {
+        check_ids(&opts.snapshot, &snap)?;
+    }
+
+    let sink = Embedded::open(&opts.to)?;
+    let preexisting = sink.existing(&plan.name).map(|c| c.len()).unwrap_or(0);
+    let (coll, created) = sink.ensure(&plan)?;
+    let jpath = journal_path(&opts.snapshot, &opts.to, &plan.name, &snap.name);
+    let mut journal: Journal = match std::fs::read(&jpath) {
+        Ok(b) if !created => serde_json::from_slice(&b).unwrap_or_default(),
+        _ => Journal::default(),
+    };
+    journal.version = 1;
+    journal.destination = sink.dest.clone();
+    journal.collection = plan.name.clone();
+    journal.snapshot_collection = snap.name.clone();
+    let done_rows: u64 = snap.chunks.iter().filter(|k| journal.done.contains(&k.blake3)).map(|k| k.rows).sum();
+    if done_rows > 0 && coll.is_empty() {
+        out.note("the import journal does not match the destination (was the collection emptied?); importing every chunk again");
+        journal.done.clear();
+    }
+    let pending: Vec<ChunkEntry> = snap.chunks.iter().filter(|k| !journal.done.contains(&k.blake3)).cloned().collect();
+    let skipped_chunks = snap.chunks.len() as u64 - pending.len() as u64;
+    if skipped_chunks > 0 {
+        out.note(format!("resuming: {skipped_chunks} chunk(s) already imported according to the journal"));
+    }
+    if let Some(parent) = jpath.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
+    }
+
+    let total_rows: u64 = pending.iter().map(|k| k.rows).sum();
+    let mut progress = Progress::new(out, &format!("import {}", plan.name), Some(total_rows));
+    let parallelism = opts.parallelism.max(1);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Decoded>>(parallelism);
+    let dir = opts.snapshot.clone();
+    let snap2 = snap.clone();
+    let producer = std::thread::spawn(move || {
+        for window in pending.chunks(parallelism) {
+            let decoded: Vec<Result<Decoded>> = window.par_iter().map(|k| decode(&dir, &snap2, k, &mapping)).collect();
+            for d in decoded {
+                let stop = d.is_err();
+                if tx.send(d).is_err() || stop {
+                    return;
+                }
+            }
+        }
+    });
+
+    let mut upserted = 0u64;
+    let mut imported_chunks = 0u64;
+    let mut skipped_null = Vec::new();
+    let sink_err = |m: String| Error::Sink { dest: sink.dest.clone(), collection: plan.name.clone(), message: m };
+    let result: Result<()> = (|| {
+        for d in rx {
+            let d = d?;
+            if preexisting > 0 && d.hashed_ids {
+                check_existing(&coll, &d, &mapping_field(&opts.mapping), &snap.name)?;
+            }
+            for batch in d.points.chunks(opts.batch_size.max(1)) {
+                coll.upsert_bulk(batch)
+                    .map_err(|e| sink_err(format!("upsert of chunk {} failed: {e}; re-run the same import to resume", d.entry.file)))?;
+            }
+            coll.flush().map_err(|e| sink_err(format!("flush after chunk {} failed: {e}", d.entry.file)))?;
+            upserted += d.points.len() as u64;
+            skipped_null.extend(d.skipped);
+            journal.done.insert(d.entry.blake3.clone());
+            fsutil::write_atomic(&jpath, &serde_json::to_vec_pretty(&journal).expect("journal serializes"))?;
+            imported_chunks += 1;
+            progress.inc(d.entry.rows);
+        }
+        Ok(())
+    })();
+    let _ = producer.join();
+    progress.finish();
+    result?;
+    coll.flush_full().map_err(|e| sink_err(format!("final flush failed: {e}")))?;
+    let secs = started.elapsed().as_secs_f64();
+    Ok(ImportSummary {
+        snapshot: opts.snapshot.display().to_string(),
+        destination: sink.dest.clone(),
+        collection: plan.name.clone(),
+        created_collection: created,
+        settings: plan,
+        chunks_total: snap.chunks.len() as u64,
+        chunks_skipped: skipped_chunks,
+        chunks_imported: imported_chunks,
+        points_upserted: upserted,
+        skipped_null_vectors: skipped_null,
+        collection_count: coll.len() as u64,
+        seconds: secs,
+        points_per_second: if secs > 0.0 { upserted as f64 / secs } else { 0.0 },
+        peak_rss_bytes: crate::util::peak_rss_bytes(),
+    })
+}
+
+fn mapping_field(a: &MappingArgs) -> Option<String> {
+    (!a.no_original_id).then(|| a.original_id_field.clone())
+}
+
+/// When importing into a collection that already held points, a hashed id
+/// may land on a point that came from a different source id: refuse.
+fn check_existing(coll: &velesdb_core::VectorCollection, d: &Decoded, field: &Option<String>, snap: &str) -> Result<()> {
+    let Some(field) = field else { return Ok(()) };
+    let ids: Vec<u64> = d.points.iter().map(|p| p.id).collect();
+    for (p, existing) in d.points.iter().zip(coll.get(&ids)) {
+        let Some(existing) = existing else { continue };
+        let ours = p.payload.as_ref().and_then(|v| v.get(field));
+        let theirs = existing.payload.as_ref().and_then(|v| v.get(field));
+        if theirs.is_some() && ours != theirs {
+            return Err(Error::Data {
+                collection: snap.to_owned(),
+                message: format!(
+                    "chunk {}: source id {} maps to VelesDB id {}, which already holds a point from source id {}; \
+                     nothing of this chunk was written. Import into a new --collection",
+                    d.entry.file,
+                    ours.map(|v| v.to_string()).unwrap_or_default(),
+                    p.id,
+                    theirs.map(|v| v.to_string()).unwrap_or_default()
+                ),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,214 @@
+//! How snapshot records become VelesDB points: id mapping, the chosen dense
+//! vector, sparse vectors, payload. Import and validate share it, so what
+//! validate expects is exactly what import wrote.
+
+use crate::error::{Error, Result};
+use crate::model::{Dense, IdValue, Record, VectorField};
+use crate::snapshot::CollectionEntry;
+use std::collections::BTreeMap;
+use velesdb_core::sparse_index::SparseVector;
+use velesdb_core::Point;
+
+/// User choices that shape the points.
+#[derive(Clone, Debug, clap::Args)]
+pub struct MappingArgs {
+    /// Snapshot collection to use when the snapshot holds several.
+    #[arg(long)]
+    pub from_collection: Option<String>,
+    /// Dense vector field that becomes the collection's vector (default: the only dense one).
+    #[arg(long)]
+    pub vector: Option<String>,
+    /// Payload field that keeps the source's original id.
+    #[arg(long, default_value = "_original_id")]
+    pub original_id_field: String,
+    /// Do not store the original id in the payload.
+    #[arg(long)]
+    pub no_original_id: bool,
+    /// Payload field that receives the document text.
+    #[arg(long, default_value = "document")]
+    pub document_field: String,
+    /// Skip records whose chosen vector is NULL (they are counted and reported) instead of failing.
+    #[arg(long)]
+    pub skip_null_vectors: bool,
+}
+
+pub struct Mapping {
+    pub collection: String,
+    pub dense_pos: usize,
+    pub dense: VectorField,
+    /// (position among sparse fields, name)
+    pub sparse: Vec<(usize, String)>,
+    pub original_id_field: Option<String>,
+    pub document_field: String,
+    pub skip_null_vectors: bool,
+}
+
+/// FNV-1a 64 over bytes: the rule velesdb-core (`hash_id_bytes`) and the
+/// upstream migrator use for non-numeric ids.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// VelesDB point id of a source id (documented in `formats/id-mapping.md`):
+/// non-negative integers pass through; a string in canonical decimal form
+/// (no sign, no leading zero) that fits u64 is that number; every other
+/// string, UUID (canonical lowercase text) and negative integer (decimal
+/// text) is FNV-1a 64 of its UTF-8 bytes.
+pub fn point_id(id: &IdValue) -> u64 {
+    match id {
+        IdValue::Int(v) if *v >= 0 => *v as u64,
+        IdValue::Int(v) => fnv1a64(v.to_string().as_bytes()),
+        IdValue::Uint(v) => *v,
+        IdValue::Str(s) => canonical_u64(s).unwrap_or_else(|| fnv1a64(s.as_bytes())),
+        IdValue::Uuid(s) => fnv1a64(s.as_bytes()),
+    }
+}
+
+/// True when `point_id` hashes (so collisions are possible).
+pub fn is_hashed(id: &IdValue) -> bool {
+    match id {
+        IdValue::Int(v) => *v < 0,
+        IdValue::Uint(_) => false,
+        IdValue::Str(s) => canonical_u64(s).is_none(),
+        IdValue::Uuid(_) => true,
+    }
+}
+
+fn canonical_u64(s: &str) -> Option<u64> {
+    let ok = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
+    if ok { s.parse().ok() } else { None }
+}
+
+impl Mapping {
+    pub fn new(entry: &CollectionEntry, args: &MappingArgs) -> Result<Mapping> {
+        let usage = |m: String| Error::Usage(m);
+        let dense: Vec<&VectorField> = entry.schema.dense().collect();
+        let names = || dense.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ");
+        let dense_pos = match &args.vector {
+            Some(v) => dense.iter().position(|f| &f.name == v).ok_or_else(|| {
+                usage(format!("--vector {v}: the snapshot collection {} has no dense vector field of that name (it has: {})", entry.name, names()))
+            })?,
+            None if dense.len() == 1 => 0,
+            None if dense.is_empty() => {
+                return Err(usage(format!(
+                    "the snapshot collection {} has no dense vector field; VelesDB collections need one",
+                    entry.name
+                )))
+            }
+            None => {
+                return Err(usage(format!(
+                    "the snapshot collection {} has several dense vector fields ({}); choose one with --vector NAME",
+                    entry.name,
+                    names()
+                )))
+            }
+        };
+        let original_id_field = (!args.no_original_id).then(|| args.original_id_field.clone());
+        if original_id_field.as_deref() == Some(args.document_field.as_str()) {
+            return Err(usage("--original-id-field and --document-field must differ".into()));
+        }
+        Ok(Mapping {
+            collection: entry.name.clone(),
+            dense_pos,
+            dense: dense[dense_pos].clone(),
+            sparse: entry.schema.sparse().enumerate().map(|(i, f)| (i, f.name.clone())).collect(),
+            original_id_field,
+            document_field: args.document_field.clone(),
+            skip_null_vectors: args.skip_null_vectors,
+        })
+    }
+
+    /// The payload VelesDB should hold for `rec`.
+    pub fn payload(&self, rec: &Record, file: &str) -> Result<serde_json::Value> {
+        let mut p = rec.metadata.clone();
+        let mut put = |k: &str, v: serde_json::Value, flag: &str| -> Result<()> {
+            if p.insert(k.to_owned(), v).is_some() {
+                return Err(Error::Data {
+                    collection: self.collection.clone(),
+                    message: format!(
+                        "chunk {file}, id {}: the metadata already has a field {k:?}; choose another name with {flag}",
+                        rec.id
+                    ),
+                });
+            }
+            Ok(())
+        };
+        if let Some(doc) = &rec.document {
+            put(&self.document_field, doc.clone().into(), "--document-field")?;
+        }
+        if let Some(f) = &self.original_id_field {
+            put(f, rec.id.to_json(), "--original-id-field")?;
+        }
+        Ok(serde_json::Value::Object(p))
+    }
+
+    /// The dense vector as f32, checked. `Ok(None)`: NULL and skipping is allowed.
+    pub fn vector(&self, rec: &Record, file: &str) -> Result<Option<Vec<f32>>> {
+        let data = |message: String| Error::Data { collection: self.collection.clone(), message };
+        let v = match &rec.dense[self.dense_pos] {
+            Some(Dense::F32(v)) => v.clone(),
+            Some(d @ Dense::F16(_)) => d.to_f32(),
+            None if self.skip_null_vectors => return Ok(None),
+            None => {
+                return Err(data(format!(
+                    "chunk {file}, id {}: vector {} is NULL; fix the source row, or pass --skip-null-vectors to skip such rows (they are reported)",
+                    rec.id, self.dense.name
+                )))
+            }
+        };
+        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+            return Err(data(format!(
+                "chunk {file}, id {}: vector {} has a non-finite value ({}) at position {i}; VelesDB cannot index it. Fix the source row",
+                rec.id, self.dense.name, v[i]
+            )));
+        }
+        Ok(Some(v))
+    }
+
+    pub fn sparse_vectors(&self, rec: &Record) -> Option<BTreeMap<String, SparseVector>> {
+        let mut map = BTreeMap::new();
+        for (pos, name) in &self.sparse {
+            if let Some(s) = &rec.sparse[*pos] {
+                let pairs = s.indices.iter().copied().zip(s.values.iter().copied()).collect();
+                map.insert(name.clone(), SparseVector::new(pairs));
+            }
+        }
+        (!map.is_empty()).then_some(map)
+    }
+
+    /// Build the point for `rec`; `Ok(None)` when it is skipped (NULL vector).
+    pub fn point(&self, rec: &Record, file: &str) -> Result<Option<Point>> {
+        let Some(vector) = self.vector(rec, file)? else { return Ok(None) };
+        let payload = self.payload(rec, file)?;
+        Ok(Some(Point::with_sparse(point_id(&rec.id), vector, Some(payload), self.sparse_vectors(rec))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv_matches_velesdb_core() {
+        for s in ["", "a", "doc-42", "550e8400-e29b-41d4-a716-446655440000", "ü/\"x\" y"] {
+            assert_eq!(fnv1a64(s.as_bytes()), velesdb_core::hash_id_bytes(s.as_bytes()), "{s}");
+        }
+    }
+
+    #[test]
+    fn id_rules() {
+        assert_eq!(point_id(&IdValue::Int(42)), 42);
+        assert_eq!(point_id(&IdValue::Int(-1)), fnv1a64(b"-1"));
+        assert_eq!(point_id(&IdValue::Uint(u64::MAX)), u64::MAX);
+        assert_eq!(point_id(&IdValue::Str("42".into())), 42);
+        assert_eq!(point_id(&IdValue::Str("042".into())), fnv1a64(b"042"));
+        assert_eq!(point_id(&IdValue::Str("18446744073709551616".into())), fnv1a64(b"18446744073709551616"));
+        assert!(is_hashed(&IdValue::Str("a".into())));
+        assert!(!is_hashed(&IdValue::Str("7".into())));
+    }
+}

@@ -1,0 +1,466 @@
+//! Chunk files: records ⇄ Arrow ⇄ Parquet (zstd), with blake3 integrity.
+//!
+//! Column layout (see `formats/chunk-v1.md`):
+//! - `id`: Int64 | UInt64 | Utf8, not null
+//! - `vec:<name>`: FixedSizeList<Float32 | Float16, dim>, nullable
+//! - `sparse:<name>`: Struct<indices: List<UInt32>, values: List<Float32>>, nullable
+//! - `metadata`: Utf8 JSON object, not null
+//! - `document`: Utf8, nullable; only when the schema names a document field
+//!
+//! Determinism: the writer settings are fixed, `created_by` carries no
+//! version, records arrive in id order and the metadata JSON has sorted keys,
+//! so the same records always give the same bytes.
+
+use super::fsutil;
+use super::manifest::{chunk_file, ChunkEntry};
+use crate::error::{Error, IoContext, Result};
+use crate::model::{
+    CollectionSchema, Cursor, Dense, ElementType, IdKind, IdValue, Record, Sparse, VectorField,
+};
+use arrow_array::builder::{Float16Builder, Float32Builder, ListBuilder, UInt32Builder};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float16Type, Float32Type, Int64Type, UInt32Type, UInt64Type};
+use arrow_array::{
+    Array, ArrayRef, FixedSizeListArray, Int64Array, RecordBatch, StringArray, StructArray,
+    UInt64Array,
+};
+use arrow_buffer::NullBuffer;
+use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::{ArrowSchemaConverter, ArrowWriter};
+use parquet::basic::{Compression, Encoding, Type as PhysicalType, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+pub const COL_ID: &str = "id";
+pub const COL_METADATA: &str = "metadata";
+pub const COL_DOCUMENT: &str = "document";
+/// Key in the Arrow schema metadata holding the chunk format version.
+pub const META_VERSION_KEY: &str = "velesdb_migrate.chunk_format";
+/// Fixed `created_by` (no version inside, so hashes do not change with releases).
+pub const CREATED_BY: &str = "velesdb-migrate snapshot format 1";
+const ZSTD_LEVEL: i32 = 3;
+
+/// The Arrow schema of a collection's chunks. Writer and reader both use it.
+pub fn arrow_schema(schema: &CollectionSchema) -> SchemaRef {
+    let mut fields = vec![Field::new(COL_ID, id_type(schema.id.kind), false)];
+    for v in schema.dense() {
+        let elem = match v.element {
+            ElementType::F32 => DataType::Float32,
+            ElementType::F16 => DataType::Float16,
+        };
+        fields.push(Field::new(
+            &v.column,
+            DataType::FixedSizeList(Arc::new(Field::new("item", elem, false)), v.dimension as i32),
+            true,
+        ));
+    }
+    for v in schema.sparse() {
+        fields.push(Field::new(&v.column, DataType::Struct(sparse_fields()), true));
+    }
+    fields.push(Field::new(COL_METADATA, DataType::Utf8, false));
+    if schema.document.is_some() {
+        fields.push(Field::new(COL_DOCUMENT, DataType::Utf8, true));
+    }
+    let meta = HashMap::from([(META_VERSION_KEY.to_owned(), "1".to_owned())]);
+    Arc::new(Schema::new_with_metadata(fields, meta))
+}
+
+fn id_type(kind: IdKind) -> DataType {
+    match kind {
+        IdKind::Int => DataType::Int64,
+        IdKind::Uint => DataType::UInt64,
+        IdKind::String | IdKind::Uuid => DataType::Utf8,
+    }
+}
+
+fn sparse_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("indices", DataType::List(Arc::new(Field::new("item", DataType::UInt32, false))), false),
+        Field::new("values", DataType::List(Arc::new(Field::new("item", DataType::Float32, false))), false),
+    ])
+}
+
+/// Fixed writer settings: zstd, one row group per chunk, byte-stream-split
+/// for float leaves (compresses embeddings noticeably better), no dictionary
+/// for vectors.
+fn writer_properties(schema: &Schema, rows: usize) -> Result<WriterProperties> {
+    let descr = ArrowSchemaConverter::new()
+        .convert(schema)
+        .map_err(|e| Error::Usage(format!("internal: chunk schema: {e}")))?;
+    let mut b = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).expect("valid zstd level")))
+        .set_created_by(CREATED_BY.to_owned())
+        .set_max_row_group_row_count(Some(rows.max(1)));
+    for col in descr.columns() {
+        let is_vector = col.path().parts()[0] != COL_ID
+            && col.path().parts()[0] != COL_METADATA
+            && col.path().parts()[0] != COL_DOCUMENT;
+        if is_vector {
+            b = b.set_column_dictionary_enabled(col.path().clone(), false);
+            if col.physical_type() == PhysicalType::FLOAT {
+                b = b.set_column_encoding(col.path().clone(), Encoding::BYTE_STREAM_SPLIT);
+            }
+        }
+    }
+    Ok(b.build())
+}
+
+/// Records → Arrow batch. Checks every vector against the schema.
+pub fn to_batch(schema: &CollectionSchema, arrow: &SchemaRef, records: &[Record]) -> std::result::Result<RecordBatch, String> {
+    let mut cols: Vec<ArrayRef> = Vec::new();
+    cols.push(match schema.id.kind {
+        IdKind::Int => Arc::new(Int64Array::from_iter_values(records.iter().map(|r| match &r.id {
+            IdValue::Int(v) => Ok(*v),
+            other => Err(other.clone()),
+        }).collect::<std::result::Result<Vec<_>, _>>().map_err(|id| format!("id {id} is not an integer"))?)),
+        IdKind::Uint => Arc::new(UInt64Array::from_iter_values(records.iter().map(|r| match &r.id {
+            IdValue::Uint(v) => Ok(*v),
+            other => Err(other.clone()),
+        }).collect::<std::result::Result<Vec<_>, _>>().map_err(|id| format!("id {id} is not an unsigned integer"))?)),
+        IdKind::String | IdKind::Uuid => Arc::new(StringArray::from_iter_values(records.iter().map(|r| r.id.as_text()))),
+    });
+    for (i, field) in schema.dense().enumerate() {
+        cols.push(dense_column(field, i, records)?);
+    }
+    for (i, _field) in schema.sparse().enumerate() {
+        cols.push(sparse_column(i, records)?);
+    }
+    let mut meta = Vec::with_capacity(records.len());
+    for r in records {
+        meta.push(serde_json::to_string(&r.metadata).map_err(|e| format!("metadata of id {}: {e}", r.id))?);
+    }
+    cols.push(Arc::new(StringArray::from(meta)));
+    if schema.document.is_some() {
+        cols.push(Arc::new(StringArray::from_iter(records.iter().map(|r| r.document.as_deref()))));
+    }
+    RecordBatch::try_new(arrow.clone(), cols).map_err(|e| format!("building Arrow batch: {e}"))
+}
+
+fn dense_column(field: &VectorField, i: usize, records: &[Record]) -> std::result::Result<ArrayRef, String> {
+    let dim = field.dimension as usize;
+    let mut valid = Vec::with_capacity(records.len());
+    let check = |r: &Record, len: usize| -> std::result::Result<(), String> {
+        if len != dim {
+            return Err(format!(
+                "id {}: vector {} has {len} dimensions, the field is declared with {dim}",
+                r.id, field.name
+            ));
+        }
+        Ok(())
+    };
+    let item = Arc::new(Field::new("item", if field.element == ElementType::F16 { DataType::Float16 } else { DataType::Float32 }, false));
+    let values: ArrayRef = match field.element {
+        ElementType::F32 => {
+            let mut b = Float32Builder::with_capacity(records.len() * dim);
+            for r in records {
+                match &r.dense[i] {
+                    Some(Dense::F32(v)) => {
+                        check(r, v.len())?;
+                        b.append_slice(v);
+                        valid.push(true);
+                    }
+                    Some(Dense::F16(_)) => return Err(format!("id {}: vector {} is f16, the field is f32", r.id, field.name)),
+                    None => {
+                        b.append_slice(&vec![0.0; dim]);
+                        valid.push(false);
+                    }
+                }
+            }
+            Arc::new(b.finish())
+        }
+        ElementType::F16 => {
+            let mut b = Float16Builder::with_capacity(records.len() * dim);
+            for r in records {
+                match &r.dense[i] {
+                    Some(Dense::F16(v)) => {
+                        check(r, v.len())?;
+                        b.append_slice(v);
+                        valid.push(true);
+                    }
+                    Some(Dense::F32(_)) => return Err(format!("id {}: vector {} is f32, the field is f16", r.id, field.name)),
+                    None => {
+                        b.append_slice(&vec![half::f16::ZERO; dim]);
+                        valid.push(false);
+                    }
+                }
+            }
+            Arc::new(b.finish())
+        }
+    };
+    let nulls = if valid.iter().all(|v| *v) { None } else { Some(NullBuffer::from(valid)) };
+    let arr = FixedSizeListArray::try_new(item, dim as i32, values, nulls).map_err(|e| e.to_string())?;
+    Ok(Arc::new(arr))
+}
+
+fn sparse_column(i: usize, records: &[Record]) -> std::result::Result<ArrayRef, String> {
+    let mut idx = ListBuilder::new(UInt32Builder::new()).with_field(Arc::new(Field::new("item", DataType::UInt32, false)));
+    let mut val = ListBuilder::new(Float32Builder::new()).with_field(Arc::new(Field::new("item", DataType::Float32, false)));
+    let mut valid = Vec::with_capacity(records.len());
+    for r in records {
+        match &r.sparse[i] {
+            Some(s) => {
+                if s.indices.len() != s.values.len() {
+                    return Err(format!("id {}: sparse vector has {} indices but {} values", r.id, s.indices.len(), s.values.len()));
+                }
+                idx.values().append_slice(&s.indices);
+                val.values().append_slice(&s.values);
+                valid.push(true);
+            }
+            None => valid.push(false),
+        }
+        // Child lists are never null: a null sparse vector is a null struct slot.
+        idx.append(true);
+        val.append(true);
+    }
+    let nulls = if valid.iter().all(|v| *v) { None } else { Some(NullBuffer::from(valid)) };
+    let arr = StructArray::try_new(sparse_fields(), vec![Arc::new(idx.finish()), Arc::new(val.finish())], nulls)
+        .map_err(|e| e.to_string())?;
+    Ok(Arc::new(arr))
+}
+
+/// Records → Parquet file bytes.
+pub fn encode_chunk(schema: &CollectionSchema, records: &[Record]) -> std::result::Result<Vec<u8>, String> {
+    let arrow = arrow_schema(schema);
+    let batch = to_batch(schema, &arrow, records)?;
+    let props = writer_properties(&arrow, records.len()).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    let mut w = ArrowWriter::try_new(&mut out, arrow, Some(props)).map_err(|e| e.to_string())?;
+    w.write(&batch).map_err(|e| e.to_string())?;
+    w.close().map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// Encode, hash and durably write chunk `seq` of `collection` into the
+/// snapshot at `dir`; returns its manifest entry. The file is complete on
+/// disk when this returns, but it exists for readers only once the manifest
+/// lists it.
+pub fn write_chunk(
+    dir: &Path,
+    collection: &str,
+    schema: &CollectionSchema,
+    seq: u64,
+    records: &[Record],
+    cursor: Cursor,
+) -> Result<ChunkEntry> {
+    let file = chunk_file(collection, seq);
+    let err = |message: String| Error::Chunk { collection: collection.to_owned(), file: file.clone(), message };
+    let (first, last) = match (records.first(), records.last()) {
+        (Some(f), Some(l)) => (f.id.to_json(), l.id.to_json()),
+        _ => return Err(err("internal: empty chunk".into())),
+    };
+    let bytes = encode_chunk(schema, records).map_err(err)?;
+    let path = dir.join(&file);
+    let parent = path.parent().expect("chunk path has a parent");
+    std::fs::create_dir_all(parent).ctx(|| format!("creating {}", parent.display()))?;
+    fsutil::write_atomic(&path, &bytes)?;
+    Ok(ChunkEntry {
+        seq,
+        file,
+        rows: records.len() as u64,
+        bytes: bytes.len() as u64,
+        blake3: blake3::hash(&bytes).to_hex().to_string(),
+        first_id: first,
+        last_id: last,
+        cursor,
+    })
+}
+
+/// Read a chunk file and check it against its manifest entry (size, blake3).
+pub fn read_chunk_verified(dir: &Path, collection: &str, entry: &ChunkEntry) -> Result<Vec<u8>> {
+    let err = |message: String| Error::Chunk { collection: collection.to_owned(), file: entry.file.clone(), message };
+    let bytes = std::fs::read(dir.join(&entry.file)).map_err(|e| {
+        err(if e.kind() == std::io::ErrorKind::NotFound {
+            "the file is missing; restore the snapshot from a copy or re-export".into()
+        } else {
+            format!("cannot read: {e}")
+        })
+    })?;
+    if bytes.len() as u64 != entry.bytes {
+        return Err(err(format!(
+            "size is {} bytes, the manifest says {} (truncated or replaced); restore it or re-export",
+            bytes.len(),
+            entry.bytes
+        )));
+    }
+    let hash = blake3::hash(&bytes).to_hex().to_string();
+    if hash != entry.blake3 {
+        return Err(err(format!(
+            "blake3 {hash} differs from the manifest's {} (corrupted); restore it or re-export",
+            entry.blake3
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Parquet bytes → records, checking the columns against the schema.
+pub fn decode_chunk(schema: &CollectionSchema, bytes: Vec<u8>) -> std::result::Result<Vec<Record>, String> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
+        .map_err(|e| format!("not a readable Parquet file: {e}"))?
+        .with_batch_size(8192)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let expected = arrow_schema(schema);
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| format!("decoding: {e}"))?;
+        if batch.schema().fields() != expected.fields() {
+            return Err(format!(
+                "columns do not match the manifest schema (found {:?})",
+                batch.schema().fields().iter().map(|f| format!("{}: {}", f.name(), f.data_type())).collect::<Vec<_>>()
+            ));
+        }
+        decode_batch(schema, &batch, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn decode_batch(schema: &CollectionSchema, batch: &RecordBatch, out: &mut Vec<Record>) -> std::result::Result<(), String> {
+    let n = batch.num_rows();
+    let id_col = batch.column(0);
+    let dense: Vec<(&VectorField, &FixedSizeListArray)> =
+        schema.dense().map(|f| (f, batch.column_by_name(&f.column).expect("checked").as_fixed_size_list())).collect();
+    let sparse: Vec<&StructArray> =
+        schema.sparse().map(|f| batch.column_by_name(&f.column).expect("checked").as_struct()).collect();
+    let meta = batch.column_by_name(COL_METADATA).expect("checked").as_string::<i32>();
+    let doc = batch.column_by_name(COL_DOCUMENT).map(|c| c.as_string::<i32>());
+    for row in 0..n {
+        let id = match schema.id.kind {
+            IdKind::Int => IdValue::Int(id_col.as_primitive::<Int64Type>().value(row)),
+            IdKind::Uint => IdValue::Uint(id_col.as_primitive::<UInt64Type>().value(row)),
+            IdKind::String => IdValue::Str(id_col.as_string::<i32>().value(row).to_owned()),
+            IdKind::Uuid => IdValue::Uuid(id_col.as_string::<i32>().value(row).to_owned()),
+        };
+        let dense_vals = dense
+            .iter()
+            .map(|(f, arr)| {
+                if arr.is_null(row) {
+                    return None;
+                }
+                let v = arr.value(row);
+                Some(match f.element {
+                    ElementType::F32 => Dense::F32(v.as_primitive::<Float32Type>().values().to_vec()),
+                    ElementType::F16 => Dense::F16(v.as_primitive::<Float16Type>().values().to_vec()),
+                })
+            })
+            .collect();
+        let sparse_vals = sparse
+            .iter()
+            .map(|arr| {
+                if arr.is_null(row) {
+                    return None;
+                }
+                let idx = arr.column(0).as_list::<i32>().value(row);
+                let val = arr.column(1).as_list::<i32>().value(row);
+                Some(Sparse {
+                    indices: idx.as_primitive::<UInt32Type>().values().to_vec(),
+                    values: val.as_primitive::<Float32Type>().values().to_vec(),
+                })
+            })
+            .collect();
+        let metadata = match serde_json::from_str::<serde_json::Value>(meta.value(row)) {
+            Ok(serde_json::Value::Object(m)) => m,
+            Ok(_) => return Err(format!("row {row}: metadata is not a JSON object")),
+            Err(e) => return Err(format!("row {row}: metadata is not valid JSON: {e}")),
+        };
+        let document = doc.and_then(|d| if d.is_null(row) { None } else { Some(d.value(row).to_owned()) });
+        out.push(Record { id, dense: dense_vals, sparse: sparse_vals, metadata, document });
+    }
+    Ok(())
+}
+
+/// Only the id column of a chunk (no hash check: the caller verifies the
+/// chunk when it reads it whole). Reads just that column's pages.
+pub fn read_ids(dir: &Path, entry: &crate::snapshot::CollectionEntry, k: &ChunkEntry) -> Result<Vec<IdValue>> {
+    let err = |message: String| Error::Chunk { collection: entry.name.clone(), file: k.file.clone(), message };
+    let f = std::fs::File::open(dir.join(&k.file)).map_err(|e| err(format!("cannot open: {e}")))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| err(format!("not a readable Parquet file: {e}")))?;
+    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), [0]);
+    let reader = builder.with_projection(mask).with_batch_size(65536).build().map_err(|e| err(e.to_string()))?;
+    let mut out = Vec::with_capacity(k.rows as usize);
+    for b in reader {
+        let b = b.map_err(|e| err(format!("decoding ids: {e}")))?;
+        let c = b.column(0);
+        for row in 0..b.num_rows() {
+            out.push(match entry.schema.id.kind {
+                IdKind::Int => IdValue::Int(c.as_primitive::<Int64Type>().value(row)),
+                IdKind::Uint => IdValue::Uint(c.as_primitive::<UInt64Type>().value(row)),
+                IdKind::String => IdValue::Str(c.as_string::<i32>().value(row).to_owned()),
+                IdKind::Uuid => IdValue::Uuid(c.as_string::<i32>().value(row).to_owned()),
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{IdField, MetadataField, VectorKind};
+
+    pub(crate) fn sample_schema() -> CollectionSchema {
+        CollectionSchema {
+            id: IdField { name: "id".into(), kind: IdKind::String, source_type: Some("text".into()) },
+            vectors: vec![
+                VectorField { name: "e".into(), column: "vec:e".into(), kind: VectorKind::Dense, element: ElementType::F32, dimension: 3, metric: None, index: None, source_type: None },
+                VectorField { name: "h".into(), column: "vec:h".into(), kind: VectorKind::Dense, element: ElementType::F16, dimension: 2, metric: None, index: None, source_type: None },
+                VectorField { name: "s".into(), column: "sparse:s".into(), kind: VectorKind::Sparse, element: ElementType::F32, dimension: 100, metric: None, index: None, source_type: None },
+            ],
+            metadata: vec![MetadataField { name: "n".into(), source_type: "bigint".into(), json: "int".into() }],
+            document: Some("body".into()),
+        }
+    }
+
+    fn sample_records() -> Vec<Record> {
+        let mut m = serde_json::Map::new();
+        m.insert("n".into(), serde_json::json!(9007199254740993_i64));
+        m.insert("z".into(), serde_json::json!(-0.0));
+        m.insert("nested".into(), serde_json::json!({"a": [1, null, {"b": "é"}]}));
+        vec![
+            Record {
+                id: IdValue::Str("a \"quoted\"/id".into()),
+                dense: vec![Some(Dense::F32(vec![1.0, -0.0, f32::MIN_POSITIVE])), Some(Dense::F16(vec![half::f16::from_f32(0.5), half::f16::MAX]))],
+                sparse: vec![Some(Sparse { indices: vec![0, 99], values: vec![1.5, -2.0] })],
+                metadata: m,
+                document: Some("hello".into()),
+            },
+            Record {
+                id: IdValue::Str("ü".into()),
+                dense: vec![None, None],
+                sparse: vec![None],
+                metadata: serde_json::Map::new(),
+                document: None,
+            },
+        ]
+    }
+
+    #[test]
+    fn roundtrip_is_exact_and_deterministic() {
+        let s = sample_schema();
+        let recs = sample_records();
+        let a = encode_chunk(&s, &recs).unwrap();
+        let b = encode_chunk(&s, &recs).unwrap();
+        assert_eq!(a, b, "same records must give identical bytes");
+        let back = decode_chunk(&s, a).unwrap();
+        assert_eq!(back.len(), 2);
+        // -0.0 == 0.0 under PartialEq: compare the bits too.
+        if let Some(Dense::F32(v)) = &back[0].dense[0] {
+            assert_eq!(v[1].to_bits(), (-0.0f32).to_bits());
+        } else {
+            panic!("vector lost");
+        }
+        assert_eq!(back[0].metadata["z"].as_f64().unwrap().to_bits(), (-0.0f64).to_bits());
+        assert_eq!(back, recs);
+    }
+
+    #[test]
+    fn wrong_dimension_is_refused() {
+        let s = sample_schema();
+        let mut recs = sample_records();
+        recs[0].dense[0] = Some(Dense::F32(vec![1.0]));
+        let e = encode_chunk(&s, &recs).unwrap_err();
+        assert!(e.contains("has 1 dimensions") && e.contains("a \\\"quoted\\\"/id"), "{e}");
+    }
+}
