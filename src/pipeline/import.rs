@@ -51,6 +51,8 @@ pub struct ImportSummary {
     /// Ids skipped because their vector was NULL (`--skip-null-vectors`).
     pub skipped_null_vectors: Vec<serde_json::Value>,
     pub collection_count: u64,
+    /// Dense vector fields of the snapshot that this import did not write.
+    pub dense_vectors_not_imported: Vec<String>,
     pub seconds: f64,
     pub points_per_second: f64,
     pub peak_rss_bytes: Option<u64>,
@@ -232,6 +234,13 @@ pub fn run(opts: ImportOptions, out: &Output) -> Result<ImportSummary> {
     for r in &plan.reasons {
         out.note(format!("settings: {r}"));
     }
+    let other_dense: Vec<String> = snap.schema.dense().filter(|f| f.name != mapping.dense.name).map(|f| f.name.clone()).collect();
+    for name in &other_dense {
+        out.note(format!(
+            "note: dense vector {name} is not part of this collection (VelesDB holds one dense vector per collection); \
+             import it into its own collection with --vector {name} --collection <name>"
+        ));
+    }
     let may_hash = match snap.schema.id.kind {
         IdKind::Uint => false,
         // Chunks are in ascending id order: a negative id shows in first_id.
@@ -327,6 +336,7 @@ pub fn run(opts: ImportOptions, out: &Output) -> Result<ImportSummary> {
         points_upserted: upserted,
         skipped_null_vectors: skipped_null,
         collection_count: coll.len() as u64,
+        dense_vectors_not_imported: other_dense,
         seconds: secs,
         points_per_second: if secs > 0.0 { upserted as f64 / secs } else { 0.0 },
         peak_rss_bytes: crate::util::peak_rss_bytes(),

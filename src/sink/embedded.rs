@@ -8,6 +8,7 @@ use velesdb_core::{Database, DistanceMetric, StorageMode, VectorCollection};
 pub struct Embedded {
     pub db: Database,
     pub dest: String,
+    dir: std::path::PathBuf,
 }
 
 /// Collection settings derived from the snapshot and the user's overrides.
@@ -45,7 +46,7 @@ impl Embedded {
             };
             Error::Sink { dest: dest.clone(), collection: String::new(), message: format!("cannot open the data directory: {msg}{hint}") }
         })?;
-        Ok(Embedded { db, dest })
+        Ok(Embedded { db, dest, dir: dir.to_owned() })
     }
 
     fn err(&self, collection: &str, message: String) -> Error {
@@ -80,6 +81,21 @@ impl Embedded {
         }
         if self.db.list_collections().iter().any(|n| n == &plan.name) {
             return Err(self.err(&plan.name, "a collection of another type (graph or metadata-only) has this name; choose another --collection".into()));
+        }
+        // A directory VelesDB did not load as a collection. Without a
+        // config.json it is the remains of a creation that was killed
+        // midway (VelesDB skips such directories): clear it and create
+        // again. With one, VelesDB failed to load it: leave it alone.
+        let leftover = self.dir.join(&plan.name);
+        if leftover.is_dir() {
+            if leftover.join("config.json").exists() {
+                return Err(self.err(
+                    &plan.name,
+                    format!("{} exists but VelesDB could not load it as a collection; inspect or remove it, or choose another --collection", leftover.display()),
+                ));
+            }
+            std::fs::remove_dir_all(&leftover)
+                .map_err(|e| self.err(&plan.name, format!("cannot remove the half-created collection {}: {e}", leftover.display())))?;
         }
         self.db
             .create_vector_collection_with_hnsw(

@@ -1,0 +1,8 @@
+//! Integration tests: the real binary against a real PostgreSQL + pgvector
+//! (started by `scripts/setup.sh`) and embedded VelesDB.
+
+mod common;
+mod errors;
+mod resume;
+mod roundtrip;
+mod snapshot_files;

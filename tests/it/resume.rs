@@ -1,0 +1,156 @@
+//! Crash safety: SIGKILL at random moments, then re-run; the result must
+//! equal an uninterrupted run. Also determinism and argument checks.
+
+use crate::common::*;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Small deterministic PRNG (xorshift); the seed is printed so a failure can be replayed.
+struct Rng(u64);
+impl Rng {
+    fn new() -> Rng {
+        let seed = std::env::var("VM_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
+        });
+        eprintln!("kill-test seed: {seed} (replay with VM_TEST_SEED={seed})");
+        Rng(seed)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// Start `args` and SIGKILL it at a random moment while it works: once
+/// `committed()` (chunks it has committed) has grown by a random 0-2 since
+/// the start, plus a random 0-15 ms. Returns true if it finished first.
+fn run_and_kill(args: &[&str], rng: &mut Rng, committed: &dyn Fn() -> usize) -> bool {
+    let target = committed() + rng.below(3) as usize;
+    let extra = Duration::from_millis(rng.below(16));
+    let mut child = Command::new(bin()).args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut reached: Option<Instant> = None;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            if !status.success() {
+                let mut err = String::new();
+                std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+                panic!("run failed before it was killed: {args:?}: {err}");
+            }
+            return true;
+        }
+        match reached {
+            None if committed() >= target => reached = Some(Instant::now()),
+            Some(t) if t.elapsed() >= extra => break,
+            _ => {}
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    false
+}
+
+fn json_file(p: &std::path::Path) -> Option<serde_json::Value> {
+    serde_json::from_slice(&std::fs::read(p).ok()?).ok()
+}
+
+#[test]
+fn export_killed_at_random_resumes_to_identical_chunks() {
+    let t = table("killexp");
+    seed_vectors(&t, 20_000, 48);
+    let d = TestDir::new();
+    let reference = d.path("ref");
+    export(&t, &reference, &["--chunk-rows", "700"]);
+    let reference_hashes = chunk_hashes(&reference);
+    assert_eq!(reference_hashes.len(), 29);
+
+    let snap = d.path("snap");
+    let url = pg_url();
+    let args = ["--quiet", "export", "pgvector", "--url", &url, "--table", &t, "--out", snap.to_str().unwrap(), "--chunk-rows", "700"];
+    let mut rng = Rng::new();
+    let mut kills = 0;
+    for _ in 0..8 {
+        let committed = || json_file(&snap.join("manifest.json")).map_or(0, |m| m["collections"][0]["chunks"].as_array().map_or(0, |c| c.len()));
+        if run_and_kill(&args, &mut rng, &committed) {
+            break;
+        }
+        kills += 1;
+    }
+    // Finish (or confirm completion) without interruption.
+    let s = ok_json(&args[1..]);
+    assert_eq!(s["rows"], 20_000);
+    eprintln!("export killed {kills} time(s) before completing");
+    assert!(kills >= 2, "the export was hardly interrupted; the test proved nothing");
+    assert_eq!(chunk_hashes(&snap), reference_hashes, "resumed export differs from an uninterrupted one");
+    let v = ok_json(&["verify", snap.to_str().unwrap()]);
+    assert_eq!(v["findings"], serde_json::json!([]), "{v:#}");
+
+    // Re-running a complete export does nothing and succeeds.
+    let again = ok_json(&args[1..]);
+    assert_eq!(again["already_complete"], true);
+    assert_eq!(chunk_hashes(&snap), reference_hashes);
+
+    // Different arguments on an existing snapshot are refused.
+    let e = fails(&["export", "pgvector", "--url", &url, "--table", &t, "--out", snap.to_str().unwrap(), "--chunk-rows", "500"], 1);
+    assert!(e.contains("different options"), "{e}");
+}
+
+#[test]
+fn import_killed_at_random_resumes_to_identical_contents() {
+    let t = table("killimp");
+    seed_vectors(&t, 3_000, 32);
+    let d = TestDir::new();
+    let snap = d.path("snap");
+    export(&t, &snap, &["--chunk-rows", "150"]);
+
+    let reference_db = d.path("ref-db");
+    ok_json(&["import", snap.to_str().unwrap(), "--to", reference_db.to_str().unwrap(), "--collection", "c"]);
+
+    let db = d.path("db");
+    let args = ["--quiet", "import", snap.to_str().unwrap(), "--to", db.to_str().unwrap(), "--collection", "c"];
+    let mut rng = Rng::new();
+    let mut kills = 0;
+    for _ in 0..8 {
+        let committed = || {
+            std::fs::read_dir(snap.join(".imports"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| json_file(&e.path()))
+                .filter(|j| j["collection"] == "c" && j["destination"] == db.to_str().unwrap())
+                .map(|j| j["done"].as_array().map_or(0, |d| d.len()))
+                .sum::<usize>()
+        };
+        if run_and_kill(&args, &mut rng, &committed) {
+            break;
+        }
+        kills += 1;
+    }
+    let s = ok_json(&args[1..]);
+    eprintln!("import killed {kills} time(s) before completing; final run upserted {} points", s["points_upserted"]);
+    assert!(kills >= 2, "the import was hardly interrupted; the test proved nothing");
+    assert_eq!(s["collection_count"], 3_000);
+    for dbdir in [&reference_db, &db] {
+        let r = ok_json(&["validate", snap.to_str().unwrap(), "--to", dbdir.to_str().unwrap(), "--collection", "c", "--strict"]);
+        assert_eq!(r["ok"], true, "{r:#}");
+        assert_eq!(r["actual_count"], 3_000);
+    }
+}
+
+#[test]
+fn same_rows_give_byte_identical_chunks() {
+    let t = table("determ");
+    seed_vectors(&t, 2_500, 16);
+    let d = TestDir::new();
+    let (a, b) = (d.path("a"), d.path("b"));
+    export(&t, &a, &["--chunk-rows", "1000"]);
+    export(&t, &b, &["--chunk-rows", "1000"]);
+    let ha = chunk_hashes(&a);
+    assert_eq!(ha.len(), 3);
+    assert_eq!(ha, chunk_hashes(&b));
+    for (file, _) in &ha {
+        assert_eq!(std::fs::read(a.join(file)).unwrap(), std::fs::read(b.join(file)).unwrap(), "{file}");
+    }
+}
