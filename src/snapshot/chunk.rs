@@ -41,7 +41,7 @@ pub const COL_DOCUMENT: &str = "document";
 pub const META_VERSION_KEY: &str = "velesdb_migrate.chunk_format";
 /// Fixed `created_by` (no version inside, so hashes do not change with releases).
 pub const CREATED_BY: &str = "velesdb-migrate snapshot format 1";
-const ZSTD_LEVEL: i32 = 3;
+const ZSTD_LEVEL: i32 = 1;
 
 /// The Arrow schema of a collection's chunks. Writer and reader both use it.
 pub fn arrow_schema(schema: &CollectionSchema) -> SchemaRef {

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Benchmark harness (not part of the test suite): throughput and peak memory
+# of export and import against their raw baselines, on identical data.
+#
+#   bash scripts/bench.sh [ROWS] [DIM]        (default 100000 x 768)
+#
+# Steps (all on this machine, PostgreSQL from scripts/setup.sh):
+#   1. table bench_<ROWS>_<DIM> with random vectors, an HNSW cosine index
+#      (m=16, ef_construction=64: pgvector's defaults) and small metadata;
+#      created once and reused.
+#   d. raw baseline: COPY (SELECT ... ORDER BY id) TO STDOUT (FORMAT binary) into /dev/null
+#   e. velesdb-migrate export pgvector
+#   a. raw baseline: velesdb-core upsert_bulk of the same points, same HNSW
+#      parameters (examples/raw_ingest.rs; data preloaded, only ingest timed)
+#   b. velesdb-migrate import (embedded)
+# Prints rows/s, the ratios e/d and b/a, and peak RSS of our process
+# (VmHWM, from the command's --json summary). Set BENCH_SKIP_IMPORT=1 to
+# measure only the export side.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+LOG_TAG="bench"
+cd "$REPO"
+ROWS="${1:-100000}"
+DIM="${2:-768}"
+T="bench_${ROWS}_${DIM}"
+WORK="${BENCH_DIR:-$REPO/target/bench}/$T"
+url="$(bash scripts/setup.sh)"
+cargo build --release --quiet --bin velesdb-migrate --example raw_ingest
+BIN="$REPO/target/release/velesdb-migrate"
+PSQL() { bash scripts/pg.sh psql "$@"; }
+
+if [[ "$(PSQL -A -t -c "SELECT to_regclass('$T') IS NOT NULL")" != "t" ]]; then
+  log "creating $T ($ROWS x $DIM, random vectors); this takes a while once"
+  PSQL -q <<SQL
+SELECT setseed(0.1) \g /dev/null
+CREATE TABLE $T (id bigint PRIMARY KEY, embedding vector($DIM), title text, tag int);
+INSERT INTO $T
+  SELECT i, (SELECT array_agg(random() * 2 - 1 + 0 * i + 0 * j)::real[] FROM generate_series(1, $DIM) j)::vector,
+         'title ' || i, i % 100
+  FROM generate_series(1, $ROWS) i;
+CREATE INDEX ON $T USING hnsw (embedding vector_cosine_ops);
+VACUUM ANALYZE $T;
+SQL
+fi
+
+now() { date +%s.%N; }
+rate() { python3 -c "import sys; r, s = float(sys.argv[1]), float(sys.argv[2]); print(f'{r / s:.0f}')" "$1" "$2"; }
+field() { python3 -c "import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }
+
+rm -rf "$WORK" && mkdir -p "$WORK"
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "data: $ROWS rows x $DIM dims (f32), HNSW cosine m=16 ef_construction=64"
+
+# (d) raw binary COPY
+t0=$(now)
+PSQL -q -c "\\copy (SELECT id, embedding, title, tag FROM $T ORDER BY id) TO '/dev/null' WITH (FORMAT binary)"
+t1=$(now); d_s=$(python3 -c "print($t1 - $t0)")
+echo "d raw COPY binary:        $(rate "$ROWS" "$d_s") rows/s (${d_s%????????} s)"
+
+# (e) our export
+t0=$(now)
+"$BIN" --json --quiet export pgvector --url "$url" --table "$T" --out "$WORK/snapshot" > "$WORK/export.json"
+t1=$(now); e_s=$(python3 -c "print($t1 - $t0)")
+e_rss=$(field "$WORK/export.json" peak_rss_bytes)
+echo "e velesdb-migrate export: $(rate "$ROWS" "$e_s") rows/s (${e_s%????????} s), peak RSS $((e_rss / 1048576)) MiB, snapshot $(( $(field "$WORK/export.json" bytes) / 1048576 )) MiB"
+echo "  e/d = $(python3 -c "print(f'{$d_s / $e_s:.2f}')")"
+
+if [[ "${BENCH_SKIP_IMPORT:-0}" != "1" ]]; then
+  # (a) raw velesdb-core ingest
+  "$REPO/target/release/examples/raw_ingest" "$WORK/snapshot" "$WORK/raw-db" > "$WORK/raw.json"
+  a_rate=$(field "$WORK/raw.json" points_per_second)
+  echo "a raw velesdb-core ingest: ${a_rate%.*} points/s ($(field "$WORK/raw.json" seconds) s)"
+  # (b) our import
+  t0=$(now)
+  "$BIN" --json --quiet import "$WORK/snapshot" --to "$WORK/db" --collection bench > "$WORK/import.json"
+  t1=$(now); b_s=$(python3 -c "print($t1 - $t0)")
+  b_rss=$(field "$WORK/import.json" peak_rss_bytes)
+  echo "b velesdb-migrate import:  $(rate "$ROWS" "$b_s") points/s (${b_s%????????} s, whole command), peak RSS $((b_rss / 1048576)) MiB"
+  echo "  b/a = $(python3 -c "print(f'{($ROWS / $b_s) / $a_rate:.2f}')")"
+fi
