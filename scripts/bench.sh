@@ -38,6 +38,7 @@ INSERT INTO $T
   SELECT i, (SELECT array_agg(random() * 2 - 1 + 0 * i + 0 * j)::real[] FROM generate_series(1, $DIM) j)::vector,
          'title ' || i, i % 100
   FROM generate_series(1, $ROWS) i;
+SET maintenance_work_mem = '2GB';
 CREATE INDEX ON $T USING hnsw (embedding vector_cosine_ops);
 VACUUM ANALYZE $T;
 SQL

@@ -207,6 +207,20 @@ take_lock() {
   fi
 }
 
+# The integration tests check the wrong-password error with a role that
+# must authenticate (every other role is trusted). Idempotent; prints
+# "changed" when it edited pg_hba.conf.
+PASSWORD_ROLE_LINE='host all vm_password_user 127.0.0.1/32 scram-sha-256'
+pg_ensure_hba() {
+  local hba="$1/pg_hba.conf"
+  [[ -f "$hba" ]] || return 0
+  grep -qF "$PASSWORD_ROLE_LINE" "$hba" && return 0
+  { printf '%s\n' "$PASSWORD_ROLE_LINE"; cat "$hba"; } >"$hba.new"
+  cat "$hba.new" >"$hba" # keeps the file's owner and mode
+  rm -f "$hba.new"
+  echo changed
+}
+
 cmd_start() {
   take_lock
   ensure_venv
@@ -214,10 +228,14 @@ cmd_start() {
   pg_check_install
   if pg_answering; then
     log "already running and answering on $PG_HOST:$PG_PORT"
+    if [[ -f "$DATADIR_FILE" && "$(pg_ensure_hba "$(cat "$DATADIR_FILE")")" == changed ]]; then
+      cmd_psql -q -c 'SELECT pg_reload_conf()' >/dev/null
+    fi
     return 0
   fi
   pg_prepare_dirs
   pg_initdb
+  pg_ensure_hba "$DATA_DIR" >/dev/null
   printf '%s\n' "$DATA_DIR" >"$DATADIR_FILE"
 
   local log_start pid deadline

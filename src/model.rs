@@ -48,16 +48,6 @@ impl IdValue {
         }
     }
 
-    /// Parse the JSON form back, given the kind from the manifest.
-    pub fn from_json(kind: IdKind, v: &serde_json::Value) -> Option<IdValue> {
-        match kind {
-            IdKind::Int => v.as_i64().map(IdValue::Int),
-            IdKind::Uint => v.as_u64().map(IdValue::Uint),
-            IdKind::String => v.as_str().map(|s| IdValue::Str(s.to_owned())),
-            IdKind::Uuid => v.as_str().map(|s| IdValue::Uuid(s.to_owned())),
-        }
-    }
-
     /// The id as text (what a SQL cursor binds, and what error messages show).
     pub fn as_text(&self) -> String {
         match self {
@@ -147,6 +137,7 @@ pub enum VectorKind {
 
 /// ANN index parameters as the source reports them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IndexParams {
     /// `hnsw`, `ivfflat`, ...
     #[serde(rename = "type")]
@@ -167,6 +158,7 @@ pub struct IndexParams {
 
 /// One vector field of the source.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VectorField {
     /// Field name in the source (column, named vector).
     pub name: String,
@@ -190,6 +182,7 @@ pub struct VectorField {
 
 /// One metadata field of the source.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MetadataField {
     pub name: String,
     /// The source's type name (`bigint`, `jsonb`, `timestamp with time zone`, ...).
@@ -202,6 +195,7 @@ pub struct MetadataField {
 
 /// The id field.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IdField {
     /// Source field/column name.
     pub name: String,
@@ -212,6 +206,7 @@ pub struct IdField {
 
 /// What the source holds, as recorded in the manifest.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CollectionSchema {
     pub id: IdField,
     pub vectors: Vec<VectorField>,
@@ -277,7 +272,7 @@ pub struct Record {
 
 /// Where to continue reading. Persisted in the manifest after every chunk.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Cursor {
     /// Nothing read yet.
     Start,

@@ -74,13 +74,13 @@ pub async fn run<S: Source>(mut source: S, opts: ExportOptions, out: &Output) ->
 
     let mut manifest = if manifest_path.exists() {
         let m = Manifest::load(&dir)?;
-        if m.source.kind != source.kind() || m.source.options != options {
+        if m.source.kind != source.kind() || m.source.address != source.address() || m.source.options != options {
             return Err(Error::Manifest {
                 path: manifest_path,
                 message: format!(
-                    "this directory holds an export made with different options ({} {}); \
+                    "this directory holds an export made with different options ({} at {}, {}); \
                      re-run with exactly the same arguments to resume it, or choose another --out",
-                    m.source.kind, m.source.options
+                    m.source.kind, m.source.address, m.source.options
                 ),
             });
         }

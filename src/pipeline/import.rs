@@ -11,7 +11,7 @@
 
 use super::mapping::{is_hashed, point_id, Mapping, MappingArgs};
 use crate::error::{Error, Result};
-use crate::model::{IdKind, IdValue, Metric};
+use crate::model::{IdValue, Metric};
 use crate::progress::{Output, Progress};
 use crate::sink::embedded::{CollectionPlan, Embedded};
 use crate::snapshot::{chunk, fsutil, ChunkEntry, CollectionEntry, Manifest, JOURNAL_DIR};
@@ -58,15 +58,20 @@ pub struct ImportSummary {
     pub peak_rss_bytes: Option<u64>,
 }
 
-/// Import journal: which chunks (by blake3) are in the destination.
+/// Import journal: which chunks (by blake3) are in the destination, and
+/// the options that shaped the points (a resume must use the same).
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Journal {
     version: u32,
     destination: String,
     collection: String,
     snapshot_collection: String,
+    #[serde(default)]
+    mapping: serde_json::Value,
     done: BTreeSet<String>,
 }
+
+const JOURNAL_VERSION: u32 = 1;
 
 /// Pick the snapshot collection to read.
 pub fn select_collection<'a>(m: &'a Manifest, wanted: Option<&str>) -> Result<&'a CollectionEntry> {
@@ -145,7 +150,10 @@ fn check_ids(dir: &Path, entry: &CollectionEntry) -> Result<()> {
         .chunks
         .par_iter()
         .map(|k| {
-            let ids = chunk::read_ids(dir, entry, k)?;
+            let ids = chunk::read_ids(dir, entry, k).map_err(|e| {
+                // A damaged file: report what the hash says rather than a decoder error.
+                chunk::read_chunk_verified(dir, &entry.name, k).err().unwrap_or(e)
+            })?;
             Ok(ids
                 .iter()
                 .enumerate()
@@ -157,6 +165,10 @@ fn check_ids(dir: &Path, entry: &CollectionEntry) -> Result<()> {
     all.sort_unstable();
     for w in all.windows(2) {
         if w[0].0 == w[1].0 {
+            // Make sure the two chunks are intact before blaming the data.
+            for seq in [w[0].2, w[1].2] {
+                chunk::read_chunk_verified(dir, &entry.name, &entry.chunks[seq as usize])?;
+            }
             let a = original_id(dir, entry, w[0].2, w[0].3)?;
             let b = original_id(dir, entry, w[1].2, w[1].3)?;
             let message = if a == b {
@@ -241,25 +253,49 @@ pub fn run(opts: ImportOptions, out: &Output) -> Result<ImportSummary> {
              import it into its own collection with --vector {name} --collection <name>"
         ));
     }
-    let may_hash = match snap.schema.id.kind {
-        IdKind::Uint => false,
-        // Chunks are in ascending id order: a negative id shows in first_id.
-        IdKind::Int => snap.chunks.iter().any(|k| k.first_id.as_i64().is_some_and(|v| v < 0)),
-        IdKind::String | IdKind::Uuid => true,
-    };
-    if may_hash {
-        check_ids(&opts.snapshot, &snap)?;
+    // Duplicates and hash collisions are refused before anything is
+    // written. Reads only the id column of each chunk.
+    check_ids(&opts.snapshot, &snap)?;
+    // Metadata fields that would clash with the payload fields we add.
+    for f in &snap.schema.metadata {
+        let clash = (f.name == mapping.document_field && snap.schema.document.is_some()).then_some("--document-field")
+            .or((Some(&f.name) == mapping.original_id_field.as_ref()).then_some("--original-id-field"));
+        if let Some(flag) = clash {
+            return Err(Error::Usage(format!(
+                "the snapshot has a metadata field {:?}, which the import also uses for its own payload field; choose another name with {flag}",
+                f.name
+            )));
+        }
     }
 
     let sink = Embedded::open(&opts.to)?;
     let preexisting = sink.existing(&plan.name).map(|c| c.len()).unwrap_or(0);
     let (coll, created) = sink.ensure(&plan)?;
     let jpath = journal_path(&opts.snapshot, &opts.to, &plan.name, &snap.name);
+    let mapping_opts = serde_json::json!({
+        "vector": mapping.dense.name,
+        "original_id_field": mapping.original_id_field,
+        "document_field": mapping.document_field,
+        "skip_null_vectors": mapping.skip_null_vectors,
+    });
     let mut journal: Journal = match std::fs::read(&jpath) {
-        Ok(b) if !created => serde_json::from_slice(&b).unwrap_or_default(),
+        Ok(b) if !created => match serde_json::from_slice::<Journal>(&b) {
+            Ok(j) if j.version == JOURNAL_VERSION => j,
+            _ => {
+                out.note(format!("the import journal {} is unreadable; importing every chunk again (upserts are idempotent)", jpath.display()));
+                Journal::default()
+            }
+        },
         _ => Journal::default(),
     };
-    journal.version = 1;
+    if !journal.done.is_empty() && journal.mapping != mapping_opts {
+        return Err(Error::Usage(format!(
+            "this collection was partly imported from this snapshot with other options ({}); resume with the same options, or import into another --collection",
+            journal.mapping
+        )));
+    }
+    journal.mapping = mapping_opts;
+    journal.version = JOURNAL_VERSION;
     journal.destination = sink.dest.clone();
     journal.collection = plan.name.clone();
     journal.snapshot_collection = snap.name.clone();

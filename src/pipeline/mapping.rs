@@ -201,6 +201,23 @@ mod tests {
     }
 
     #[test]
+    fn non_finite_vectors_are_refused() {
+        use crate::model::*;
+        let schema = CollectionSchema {
+            id: IdField { name: "id".into(), kind: IdKind::Int, source_type: None },
+            vectors: vec![VectorField { name: "v".into(), column: "vec:v".into(), kind: VectorKind::Dense, element: ElementType::F32, dimension: 2, metric: Some(Metric::L2), index: None, source_type: None }],
+            metadata: vec![],
+            document: None,
+        };
+        let entry = crate::snapshot::CollectionEntry { name: "c".into(), source_name: "c".into(), schema, filter: None, chunk_rows: 1, source_count: None, chunks: vec![], totals: Default::default(), complete: true };
+        let args = MappingArgs { from_collection: None, vector: None, original_id_field: "_original_id".into(), no_original_id: false, document_field: "document".into(), skip_null_vectors: false };
+        let m = Mapping::new(&entry, &args).unwrap();
+        let rec = Record { id: IdValue::Int(5), dense: vec![Some(Dense::F32(vec![1.0, f32::NAN]))], sparse: vec![], metadata: Default::default(), document: None };
+        let e = m.point(&rec, "chunks/c/000003.parquet").unwrap_err().to_string();
+        assert!(e.contains("000003.parquet") && e.contains("id 5") && e.contains("NaN"), "{e}");
+    }
+
+    #[test]
     fn id_rules() {
         assert_eq!(point_id(&IdValue::Int(42)), 42);
         assert_eq!(point_id(&IdValue::Int(-1)), fnv1a64(b"-1"));

@@ -1,6 +1,6 @@
 //! Chunk files: records ⇄ Arrow ⇄ Parquet (zstd), with blake3 integrity.
 //!
-//! Column layout (see `formats/chunk-v1.md`):
+//! Column layout (specified in `formats/snapshot-v1.md`, section 3):
 //! - `id`: Int64 | UInt64 | Utf8, not null
 //! - `vec:<name>`: FixedSizeList<Float32 | Float16, dim>, nullable
 //! - `sparse:<name>`: Struct<indices: List<UInt32>, values: List<Float32>>, nullable
@@ -254,7 +254,13 @@ pub fn write_chunk(
     let bytes = encode_chunk(schema, records).map_err(err)?;
     let path = dir.join(&file);
     let parent = path.parent().expect("chunk path has a parent");
-    std::fs::create_dir_all(parent).ctx(|| format!("creating {}", parent.display()))?;
+    if !parent.is_dir() {
+        std::fs::create_dir_all(parent).ctx(|| format!("creating {}", parent.display()))?;
+        // Make the new directory entries durable: chunks/<collection> in
+        // chunks/, and chunks/ in the snapshot directory.
+        fsutil::sync_dir(&dir.join("chunks"))?;
+        fsutil::sync_dir(dir)?;
+    }
     fsutil::write_atomic(&path, &bytes)?;
     Ok(ChunkEntry {
         seq,
@@ -268,40 +274,64 @@ pub fn write_chunk(
     })
 }
 
-/// Read a chunk file and check it against its manifest entry (size, blake3).
-pub fn read_chunk_verified(dir: &Path, collection: &str, entry: &ChunkEntry) -> Result<Vec<u8>> {
-    let err = |message: String| Error::Chunk { collection: collection.to_owned(), file: entry.file.clone(), message };
+/// What is wrong with a chunk file, as `verify` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChunkProblem {
+    Missing,
+    Unreadable,
+    Size,
+    Hash,
+}
+
+impl ChunkProblem {
+    pub fn name(self) -> &'static str {
+        match self {
+            ChunkProblem::Missing => "missing",
+            ChunkProblem::Unreadable => "unreadable",
+            ChunkProblem::Size => "size",
+            ChunkProblem::Hash => "hash",
+        }
+    }
+}
+
+/// Read a chunk file and check its size and blake3 against the manifest entry.
+pub fn read_and_check(dir: &Path, entry: &ChunkEntry) -> std::result::Result<Vec<u8>, (ChunkProblem, String)> {
     let bytes = std::fs::read(dir.join(&entry.file)).map_err(|e| {
-        err(if e.kind() == std::io::ErrorKind::NotFound {
-            "the file is missing; restore the snapshot from a copy or re-export".into()
+        if e.kind() == std::io::ErrorKind::NotFound {
+            (ChunkProblem::Missing, "the file is missing; restore the snapshot from a copy or re-export".to_owned())
         } else {
-            format!("cannot read: {e}")
-        })
+            (ChunkProblem::Unreadable, format!("cannot read: {e}"))
+        }
     })?;
     if bytes.len() as u64 != entry.bytes {
-        return Err(err(format!(
-            "size is {} bytes, the manifest says {} (truncated or replaced); restore it or re-export",
-            bytes.len(),
-            entry.bytes
-        )));
+        return Err((
+            ChunkProblem::Size,
+            format!("size is {} bytes, the manifest says {} (truncated or replaced); restore it or re-export", bytes.len(), entry.bytes),
+        ));
     }
     let hash = blake3::hash(&bytes).to_hex().to_string();
     if hash != entry.blake3 {
-        return Err(err(format!(
-            "blake3 {hash} differs from the manifest's {} (corrupted); restore it or re-export",
-            entry.blake3
-        )));
+        return Err((
+            ChunkProblem::Hash,
+            format!("blake3 {hash} differs from the manifest's {} (corrupted); restore it or re-export", entry.blake3),
+        ));
     }
     Ok(bytes)
 }
 
+/// [`read_and_check`] with the error as the crate's error type.
+pub fn read_chunk_verified(dir: &Path, collection: &str, entry: &ChunkEntry) -> Result<Vec<u8>> {
+    read_and_check(dir, entry).map_err(|(_, message)| Error::Chunk { collection: collection.to_owned(), file: entry.file.clone(), message })
+}
+
 /// Parquet bytes → records, checking the columns against the schema.
 pub fn decode_chunk(schema: &CollectionSchema, bytes: Vec<u8>) -> std::result::Result<Vec<Record>, String> {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
-        .map_err(|e| format!("not a readable Parquet file: {e}"))?
-        .with_batch_size(8192)
-        .build()
-        .map_err(|e| e.to_string())?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
+        .map_err(|e| format!("not a readable Parquet file: {e}"))?;
+    if builder.schema().metadata().get(META_VERSION_KEY).map(String::as_str) != Some("1") {
+        return Err(format!("not a velesdb-migrate chunk of format 1 (Arrow schema metadata {META_VERSION_KEY} missing or different)"));
+    }
+    let reader = builder.with_batch_size(8192).build().map_err(|e| e.to_string())?;
     let expected = arrow_schema(schema);
     let mut out = Vec::new();
     for batch in reader {
@@ -383,6 +413,9 @@ pub fn read_ids(dir: &Path, entry: &crate::snapshot::CollectionEntry, k: &ChunkE
     for b in reader {
         let b = b.map_err(|e| err(format!("decoding ids: {e}")))?;
         let c = b.column(0);
+        if c.data_type() != &id_type(entry.schema.id.kind) || c.null_count() > 0 {
+            return Err(err(format!("the id column has type {} (or nulls); it does not match the manifest", c.data_type())));
+        }
         for row in 0..b.num_rows() {
             out.push(match entry.schema.id.kind {
                 IdKind::Int => IdValue::Int(c.as_primitive::<Int64Type>().value(row)),

@@ -140,7 +140,7 @@ impl Manifest {
                     "format version {v} is not supported by this tool (it reads version {FORMAT_VERSION}); use a matching velesdb-migrate release"
                 )))
             }
-            None => return Err(bad("field `format_version` missing".into())),
+            None => return Err(bad("field `format_version` is missing or not an integer".into())),
         }
         let m: Manifest = serde_json::from_value(raw).map_err(|e| bad(format!("invalid manifest: {e}")))?;
         m.check().map_err(bad)?;
@@ -149,6 +149,15 @@ impl Manifest {
 
     /// Internal consistency: totals add up, chunk files are where they should be.
     fn check(&self) -> std::result::Result<(), String> {
+        let mut names = std::collections::BTreeSet::new();
+        for c in &self.collections {
+            if !names.insert(c.name.as_str()) {
+                return Err(format!("collection {} is listed twice", c.name));
+            }
+        }
+        if self.complete != self.collections.iter().all(|c| c.complete) {
+            return Err("the top-level `complete` flag disagrees with the collections'".into());
+        }
         for c in &self.collections {
             if !valid_collection_name(&c.name) {
                 return Err(format!("collection name {:?} is not allowed", c.name));
@@ -180,20 +189,6 @@ impl Manifest {
         self.collections.iter().find(|c| c.name == name)
     }
 
-    /// blake3 of the chunk list: identifies the data of a snapshot regardless
-    /// of timestamps. Import journals are keyed by it.
-    pub fn data_fingerprint(&self) -> String {
-        let mut h = blake3::Hasher::new();
-        for c in &self.collections {
-            h.update(c.name.as_bytes());
-            h.update(&[0]);
-            for k in &c.chunks {
-                h.update(k.blake3.as_bytes());
-            }
-            h.update(&[1]);
-        }
-        h.finalize().to_hex().to_string()
-    }
 }
 
 impl CollectionEntry {

@@ -65,21 +65,9 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
                     kind: kind.into(),
                     message,
                 };
-                let data = match chunk::read_chunk_verified(dir, &c.name, k) {
+                let data = match chunk::read_and_check(dir, k) {
                     Ok(d) => d,
-                    Err(e) => {
-                        let msg = e.to_string();
-                        let kind = if msg.contains("missing") {
-                            "missing"
-                        } else if msg.contains("size is") {
-                            "size"
-                        } else if msg.contains("blake3") {
-                            "hash"
-                        } else {
-                            "unreadable"
-                        };
-                        return vec![f(kind, msg)];
-                    }
+                    Err((problem, msg)) => return vec![f(problem.name(), msg)],
                 };
                 match SerializedFileReader::new(bytes::Bytes::from(data)) {
                     Ok(r) => {

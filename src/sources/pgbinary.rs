@@ -80,6 +80,16 @@ pub fn float(b: &[u8]) -> Result<f64, String> {
     })
 }
 
+/// A `real` as f64 from its shortest decimal form, so 0.1::real becomes 0.1
+/// (not 0.10000000149011612); parsing that back as f32 gives the same bits.
+pub fn float4_shortest(b: &[u8]) -> Result<f64, String> {
+    let v = f32::from_be_bytes(b.try_into().map_err(|_| format!("real value of {} bytes", b.len()))?);
+    if !v.is_finite() {
+        return Ok(f64::from(v));
+    }
+    Ok(format!("{v}").parse::<f64>().expect("a printed f32 parses"))
+}
+
 pub fn boolean(b: &[u8]) -> Result<bool, String> {
     match b {
         [v] => Ok(*v != 0),
@@ -160,6 +170,12 @@ mod tests {
         assert_eq!(int(&(-7i16).to_be_bytes()).unwrap(), -7);
         assert_eq!(int(&i64::MAX.to_be_bytes()).unwrap(), i64::MAX);
         assert_eq!(float(&0.1f32.to_be_bytes()).unwrap(), f64::from(0.1f32));
+        assert_eq!(float4_shortest(&0.1f32.to_be_bytes()).unwrap(), 0.1);
+        assert_eq!(float4_shortest(&(-0.0f32).to_be_bytes()).unwrap().to_bits(), (-0.0f64).to_bits());
+        assert!(float4_shortest(&f32::NAN.to_be_bytes()).unwrap().is_nan());
+        for x in [1e-45f32, 3.4028235e38, 0.3, 123.456] {
+            assert_eq!(float4_shortest(&x.to_be_bytes()).unwrap() as f32, x);
+        }
         assert_eq!(uuid(&[0x55, 0x0e, 0x84, 0x00, 0xe2, 0x9b, 0x41, 0xd4, 0xa7, 0x16, 0x44, 0x66, 0x55, 0x44, 0, 0]).unwrap(), "550e8400-e29b-41d4-a716-446655440000");
         assert_eq!(jsonb(b"\x01{\"a\":1}").unwrap(), serde_json::json!({"a":1}));
         assert_eq!(float_json(f64::NAN), serde_json::json!("NaN"));

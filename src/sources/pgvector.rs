@@ -17,7 +17,7 @@ use crate::model::{
 };
 use serde::Serialize;
 use sqlx::postgres::{PgPoolOptions, PgRow};
-use sqlx::{PgPool, Row, ValueRef};
+use sqlx::{Connection, PgPool, Row, ValueRef};
 use std::time::Duration;
 
 /// `export pgvector` options.
@@ -61,6 +61,8 @@ enum Decode {
     Bool,
     Int,
     Float,
+    /// `real`: written as the shortest decimal that reads back as the same f32.
+    Float4,
     Text,
     Uuid,
     Json,
@@ -114,6 +116,14 @@ impl Pgvector {
     pub async fn connect(args: Args) -> Result<Pgvector> {
         let address = redact_url(&args.url);
         let target = format!("{} at {address}", args.table);
+        let fail = |e: sqlx::Error| Error::Source { source_kind: "pgvector", target: target.clone(), message: connect_hint(&e) };
+        // One direct attempt first: the pool retries refused connections
+        // until its timeout, which would make a wrong host hang for 30 s.
+        let probe = tokio::time::timeout(Duration::from_secs(30), sqlx::PgConnection::connect(&args.url))
+            .await
+            .map_err(|_| fail(sqlx::Error::PoolTimedOut))?
+            .map_err(fail)?;
+        let _ = probe.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(2)
             .acquire_timeout(Duration::from_secs(30))
@@ -252,6 +262,20 @@ impl Source for Pgvector {
             }
         };
         let id_col = cols.iter().find(|c| c.name == id_name).ok_or_else(|| self.err(format!("id column {id_name} does not exist")))?;
+        // A unique index allows NULLs, and keyset paging would skip those rows.
+        let nulls: i64 = sqlx::query_scalar(&format!(
+            "SELECT count(*) FROM {qualified} WHERE {} IS NULL{}",
+            quote_ident(&id_name),
+            self.args.filter.as_deref().map(|f| format!(" AND ({f})")).unwrap_or_default()
+        ))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.sql_err("checking the id column for NULLs", e))?;
+        if nulls > 0 {
+            return Err(self.err(format!(
+                "{nulls} row(s) have a NULL {id_name}, so they cannot be identified; give them ids (or exclude them with --where \"{id_name} IS NOT NULL\") and make the column NOT NULL"
+            )));
+        }
         let id_kind = match id_col.typname.as_str() {
             "int2" | "int4" | "int8" => IdKind::Int,
             "text" | "varchar" | "bpchar" => IdKind::String,
@@ -355,7 +379,8 @@ impl Source for Pgvector {
             let (decode, expr, json) = match (c.typname.as_str(), c.category.as_str()) {
                 ("bool", _) => (Decode::Bool, q, "bool"),
                 ("int2" | "int4" | "int8", _) => (Decode::Int, q, "int"),
-                ("float4" | "float8", _) => (Decode::Float, q, "float"),
+                ("float4", _) => (Decode::Float4, q, "float"),
+                ("float8", _) => (Decode::Float, q, "float"),
                 ("text" | "varchar" | "bpchar" | "name", _) => (Decode::Text, q, "string"),
                 ("uuid", _) => (Decode::Uuid, q, "string"),
                 ("json", _) => (Decode::Json, q, "json"),
@@ -578,6 +603,7 @@ fn decode_row(plan: &Plan, row: &PgRow) -> std::result::Result<Record, String> {
             Decode::Bool => bin::boolean(b).map_err(e)?.into(),
             Decode::Int => bin::int(b).map_err(e)?.into(),
             Decode::Float => bin::float_json(bin::float(b).map_err(e)?),
+            Decode::Float4 => bin::float_json(bin::float4_shortest(b).map_err(e)?),
             Decode::Text => bin::text(b).map_err(e)?.into(),
             Decode::Uuid => bin::uuid(b).map_err(e)?.into(),
             Decode::Json => bin::json(b).map_err(e)?,

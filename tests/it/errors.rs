@@ -82,3 +82,79 @@ fn jsonb_key_colliding_with_a_column_is_reported() {
     let s = export(&t, &d.path("s2"), &["--no-merge-jsonb"]);
     assert_eq!(s["rows"], 1);
 }
+
+#[test]
+fn wrong_password_is_explained_without_leaking_it() {
+    psql(
+        "DO $$ BEGIN
+           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'vm_password_user') THEN
+             CREATE ROLE vm_password_user LOGIN PASSWORD 'right-password';
+           END IF;
+         END $$;",
+    );
+    let d = TestDir::new();
+    let port = pg_url().rsplit(':').next().unwrap().split('/').next().unwrap().to_owned();
+    let url = format!("postgres://vm_password_user:wrong-pw-123@127.0.0.1:{port}/postgres");
+    let e = fails(&["export", "pgvector", "--url", &url, "--table", "x", "--out", d.path("s").to_str().unwrap()], 1);
+    assert!(e.contains("authentication failed") && e.contains("password"), "{e}");
+    assert!(!e.contains("wrong-pw-123"), "password leaked: {e}");
+}
+
+#[test]
+fn vectors_of_mixed_dimensions_are_refused_naming_the_row() {
+    let t = table("mixeddim");
+    psql(&format!("CREATE TABLE {t} (id int PRIMARY KEY, embedding vector); INSERT INTO {t} VALUES (1, '[1,2,3]'), (2, '[1,2,3,4]');"));
+    let d = TestDir::new();
+    let url = pg_url();
+    let e = fails(&["export", "pgvector", "--url", &url, "--table", &t, "--out", d.path("s").to_str().unwrap()], 1);
+    assert!(e.contains("id 2") && e.contains("4 dimensions") && e.contains("declared with 3"), "{e}");
+}
+
+#[test]
+fn duplicate_ids_in_a_snapshot_are_refused() {
+    // Build a snapshot whose two chunks hold the same string id, with the library.
+    use velesdb_migrate::model::*;
+    use velesdb_migrate::snapshot::{write_chunk, CollectionEntry, Manifest, SourceInfo, Totals};
+    let d = TestDir::new();
+    let snap = d.path("snap");
+    std::fs::create_dir_all(&snap).unwrap();
+    let schema = CollectionSchema {
+        id: IdField { name: "id".into(), kind: IdKind::String, source_type: None },
+        vectors: vec![VectorField {
+            name: "v".into(),
+            column: "vec:v".into(),
+            kind: VectorKind::Dense,
+            element: ElementType::F32,
+            dimension: 2,
+            metric: Some(Metric::L2),
+            index: None,
+            source_type: None,
+        }],
+        metadata: vec![],
+        document: None,
+    };
+    let rec = |id: &str| Record { id: IdValue::Str(id.into()), dense: vec![Some(Dense::F32(vec![1.0, 2.0]))], sparse: vec![], metadata: Default::default(), document: None };
+    let mut m = Manifest::new(SourceInfo { kind: "test".into(), address: "-".into(), options: serde_json::json!({}) });
+    let mut c = CollectionEntry { name: "dup".into(), source_name: "dup".into(), schema: schema.clone(), filter: None, chunk_rows: 2, source_count: None, chunks: vec![], totals: Totals::default(), complete: true };
+    c.push_chunk(write_chunk(&snap, "dup", &schema, 0, &[rec("a"), rec("b")], Cursor::AfterKey { key: "b".into() }).unwrap());
+    c.push_chunk(write_chunk(&snap, "dup", &schema, 1, &[rec("b")], Cursor::End).unwrap());
+    m.collections.push(c);
+    m.complete = true;
+    m.save(&snap).unwrap();
+    let db = d.path("db");
+    let e = fails(&["import", snap.to_str().unwrap(), "--to", db.to_str().unwrap(), "--collection", "c"], 1);
+    assert!(e.contains("\"b\" appears twice") && e.contains("000000.parquet") && e.contains("000001.parquet"), "{e}");
+}
+
+#[test]
+fn data_directory_open_elsewhere_is_explained() {
+    let t = table("locked");
+    seed_vectors(&t, 5, 2);
+    let d = TestDir::new();
+    let snap = d.path("snap");
+    export(&t, &snap, &[]);
+    let db = d.path("db");
+    let _held = velesdb_core::Database::open(&db).unwrap(); // this test process holds the lock
+    let e = fails(&["import", snap.to_str().unwrap(), "--to", db.to_str().unwrap(), "--collection", "c"], 1);
+    assert!(e.contains("another process") && e.contains("velesdb-server"), "{e}");
+}
