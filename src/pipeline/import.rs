@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::model::{IdValue, Metric};
 use crate::progress::{Output, Progress};
 use crate::sink::embedded::{CollectionPlan, Embedded};
+use crate::sink::repair::{payload_log_len, repair_payload_log, replay_stop, PAYLOAD_LOG};
 use crate::snapshot::{chunk, fsutil, ChunkEntry, CollectionEntry, Manifest, JOURNAL_DIR};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -68,7 +69,53 @@ struct Journal {
     snapshot_collection: String,
     #[serde(default)]
     mapping: serde_json::Value,
+    /// Length of the collection's `payloads.log` after the last chunk this
+    /// tool committed: a record boundary (see `sink::repair`).
+    #[serde(default)]
+    payload_log_checkpoint: Option<u64>,
     done: BTreeSet<String>,
+}
+
+fn save_journal(path: &Path, j: &Journal) -> Result<()> {
+    fsutil::write_atomic(path, &serde_json::to_vec_pretty(j).expect("journal serializes"))
+}
+
+/// Before opening the data directory: cut a torn payload-log tail that a
+/// killed run of this tool left after its last checkpoint, or refuse a log
+/// torn by another writer (VelesDB would lose every payload appended after
+/// it). See `sink::repair`.
+fn guard_payload_log(coll_dir: &Path, checkpoint: Option<u64>, out: &Output) -> Result<()> {
+    if !coll_dir.join("config.json").exists() || !coll_dir.join(PAYLOAD_LOG).exists() {
+        return Ok(());
+    }
+    match checkpoint {
+        Some(c) => {
+            let removed = repair_payload_log(coll_dir, c)?;
+            if removed > 0 {
+                out.note(format!(
+                    "removed a torn {removed}-byte record from the end of {} (left by an interrupted import; its chunk is imported again)",
+                    coll_dir.join(PAYLOAD_LOG).display()
+                ));
+            }
+        }
+        None => {
+            let path = coll_dir.join(PAYLOAD_LOG);
+            let len = payload_log_len(coll_dir);
+            let stop = replay_stop(&path, 0).map_err(|e| Error::io(format!("scanning {}", path.display()), e))?;
+            if stop < len {
+                return Err(Error::Sink {
+                    dest: coll_dir.display().to_string(),
+                    collection: String::new(),
+                    message: format!(
+                        "{} ends with a torn record at byte {stop} of {len} (a writer was killed); VelesDB would lose every payload \
+                         written after it. Import into a new --collection, or truncate the file to {stop} bytes while nothing has the data directory open",
+                        path.display()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 const JOURNAL_VERSION: u32 = 1;
@@ -146,7 +193,9 @@ fn plan_collection(entry: &CollectionEntry, mapping: &Mapping, opts: &ImportOpti
 /// Read only the id column of every chunk and refuse duplicates and
 /// collisions of the id mapping. Needed only when some ids are hashed.
 fn check_ids(dir: &Path, entry: &CollectionEntry) -> Result<()> {
-    let per_chunk: Vec<Vec<(u64, u64, u32, u32)>> = entry
+    // 8 bytes per row: the point ids alone, sorted; equal neighbours are
+    // then traced back to their source ids with a second read.
+    let per_chunk: Vec<Vec<u64>> = entry
         .chunks
         .par_iter()
         .map(|k| {
@@ -154,49 +203,35 @@ fn check_ids(dir: &Path, entry: &CollectionEntry) -> Result<()> {
                 // A damaged file: report what the hash says rather than a decoder error.
                 chunk::read_chunk_verified(dir, &entry.name, k).err().unwrap_or(e)
             })?;
-            Ok(ids
-                .iter()
-                .enumerate()
-                .map(|(row, id)| (point_id(id), blake3_64(id), k.seq as u32, row as u32))
-                .collect())
+            Ok(ids.iter().map(point_id).collect())
         })
         .collect::<Result<_>>()?;
-    let mut all: Vec<(u64, u64, u32, u32)> = per_chunk.into_iter().flatten().collect();
-    all.sort_unstable();
-    for w in all.windows(2) {
-        if w[0].0 == w[1].0 {
-            // Make sure the two chunks are intact before blaming the data.
-            for seq in [w[0].2, w[1].2] {
-                chunk::read_chunk_verified(dir, &entry.name, &entry.chunks[seq as usize])?;
+    let mut all: Vec<u64> = per_chunk.into_iter().flatten().collect();
+    all.par_sort_unstable();
+    let Some(pid) = all.windows(2).find(|w| w[0] == w[1]).map(|w| w[0]) else {
+        return Ok(());
+    };
+    drop(all);
+    let mut hits: Vec<(&str, IdValue)> = Vec::new();
+    for k in &entry.chunks {
+        for id in chunk::read_ids(dir, entry, k)? {
+            if point_id(&id) == pid && hits.len() < 2 {
+                // Make sure the chunk is intact before blaming the data.
+                chunk::read_chunk_verified(dir, &entry.name, k)?;
+                hits.push((k.file.as_str(), id));
             }
-            let a = original_id(dir, entry, w[0].2, w[0].3)?;
-            let b = original_id(dir, entry, w[1].2, w[1].3)?;
-            let message = if a == b {
-                format!(
-                    "id {a} appears twice in the snapshot (chunks {} and {}); the source id column is not unique. Nothing was imported",
-                    entry.chunks[w[0].2 as usize].file, entry.chunks[w[1].2 as usize].file
-                )
-            } else {
-                format!(
-                    "source ids {a} and {b} both map to VelesDB id {} (64-bit hash collision); nothing was imported. \
-                     Change one of the ids in the source, or filter one out",
-                    w[0].0
-                )
-            };
-            return Err(Error::Data { collection: entry.name.clone(), message });
         }
     }
-    Ok(())
-}
-
-fn blake3_64(id: &IdValue) -> u64 {
-    let h = blake3::hash(id.as_text().as_bytes());
-    u64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes"))
-}
-
-fn original_id(dir: &Path, entry: &CollectionEntry, seq: u32, row: u32) -> Result<IdValue> {
-    let ids = chunk::read_ids(dir, entry, &entry.chunks[seq as usize])?;
-    Ok(ids[row as usize].clone())
+    let [(fa, a), (fb, b)] = [hits[0].clone(), hits[1].clone()];
+    let message = if a == b {
+        format!("id {a} appears twice in the snapshot (chunks {fa} and {fb}); the source id column is not unique. Nothing was imported")
+    } else {
+        format!(
+            "source ids {a} and {b} both map to VelesDB id {pid} (64-bit hash collision); nothing was imported. \
+             Change one of the ids in the source, or filter one out"
+        )
+    };
+    Err(Error::Data { collection: entry.name.clone(), message })
 }
 
 struct Decoded {
@@ -268,26 +303,32 @@ pub fn run(opts: ImportOptions, out: &Output) -> Result<ImportSummary> {
         }
     }
 
-    let sink = Embedded::open(&opts.to)?;
-    let preexisting = sink.existing(&plan.name).map(|c| c.len()).unwrap_or(0);
-    let (coll, created) = sink.ensure(&plan)?;
     let jpath = journal_path(&opts.snapshot, &opts.to, &plan.name, &snap.name);
-    let mapping_opts = serde_json::json!({
-        "vector": mapping.dense.name,
-        "original_id_field": mapping.original_id_field,
-        "document_field": mapping.document_field,
-        "skip_null_vectors": mapping.skip_null_vectors,
-    });
     let mut journal: Journal = match std::fs::read(&jpath) {
-        Ok(b) if !created => match serde_json::from_slice::<Journal>(&b) {
+        Ok(b) => match serde_json::from_slice::<Journal>(&b) {
             Ok(j) if j.version == JOURNAL_VERSION => j,
             _ => {
                 out.note(format!("the import journal {} is unreadable; importing every chunk again (upserts are idempotent)", jpath.display()));
                 Journal::default()
             }
         },
-        _ => Journal::default(),
+        Err(_) => Journal::default(),
     };
+    let coll_dir = opts.to.join(&plan.name);
+    guard_payload_log(&coll_dir, journal.payload_log_checkpoint, out)?;
+
+    let sink = Embedded::open(&opts.to)?;
+    let preexisting = sink.existing(&plan.name).map(|c| c.len()).unwrap_or(0);
+    let (coll, created) = sink.ensure(&plan)?;
+    if created {
+        journal = Journal::default();
+    }
+    let mapping_opts = serde_json::json!({
+        "vector": mapping.dense.name,
+        "original_id_field": mapping.original_id_field,
+        "document_field": mapping.document_field,
+        "skip_null_vectors": mapping.skip_null_vectors,
+    });
     if !journal.done.is_empty() && journal.mapping != mapping_opts {
         return Err(Error::Usage(format!(
             "this collection was partly imported from this snapshot with other options ({}); resume with the same options, or import into another --collection",
@@ -312,6 +353,9 @@ pub fn run(opts: ImportOptions, out: &Output) -> Result<ImportSummary> {
     if let Some(parent) = jpath.parent() {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
     }
+    // Record where the payload log ends before this run writes anything.
+    journal.payload_log_checkpoint = Some(payload_log_len(&coll_dir));
+    save_journal(&jpath, &journal)?;
 
     let total_rows: u64 = pending.iter().map(|k| k.rows).sum();
     let mut progress = Progress::new(out, &format!("import {}", plan.name), Some(total_rows));
@@ -349,7 +393,8 @@ pub fn run(opts: ImportOptions, out: &Output) -> Result<ImportSummary> {
             upserted += d.points.len() as u64;
             skipped_null.extend(d.skipped);
             journal.done.insert(d.entry.blake3.clone());
-            fsutil::write_atomic(&jpath, &serde_json::to_vec_pretty(&journal).expect("journal serializes"))?;
+            journal.payload_log_checkpoint = Some(payload_log_len(&coll_dir));
+            save_journal(&jpath, &journal)?;
             imported_chunks += 1;
             progress.inc(d.entry.rows);
         }
@@ -359,6 +404,8 @@ pub fn run(opts: ImportOptions, out: &Output) -> Result<ImportSummary> {
     progress.finish();
     result?;
     coll.flush_full().map_err(|e| sink_err(format!("final flush failed: {e}")))?;
+    journal.payload_log_checkpoint = Some(payload_log_len(&coll_dir));
+    save_journal(&jpath, &journal)?;
     let secs = started.elapsed().as_secs_f64();
     Ok(ImportSummary {
         snapshot: opts.snapshot.display().to_string(),

@@ -59,6 +59,16 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 /// (no sign, no leading zero) that fits u64 is that number; every other
 /// string, UUID (canonical lowercase text) and negative integer (decimal
 /// text) is FNV-1a 64 of its UTF-8 bytes.
+///
+/// ```
+/// use velesdb_migrate::model::IdValue;
+/// use velesdb_migrate::pipeline::mapping::point_id;
+///
+/// assert_eq!(point_id(&IdValue::Int(42)), 42);
+/// assert_eq!(point_id(&IdValue::Str("42".into())), 42);
+/// assert_eq!(point_id(&IdValue::Str("doc-1".into())), 4815726426097224347);
+/// assert_eq!(point_id(&IdValue::Int(-5)), 562966479190349815);
+/// ```
 pub fn point_id(id: &IdValue) -> u64 {
     match id {
         IdValue::Int(v) if *v >= 0 => *v as u64,

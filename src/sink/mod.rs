@@ -3,3 +3,4 @@
 //! tracked separately.
 
 pub mod embedded;
+pub mod repair;

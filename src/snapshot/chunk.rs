@@ -17,11 +17,11 @@ use crate::error::{Error, IoContext, Result};
 use crate::model::{
     CollectionSchema, Cursor, Dense, ElementType, IdKind, IdValue, Record, Sparse, VectorField,
 };
-use arrow_array::builder::{Float16Builder, Float32Builder, ListBuilder, UInt32Builder};
+use arrow_array::builder::{Float32Builder, ListBuilder, UInt32Builder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float16Type, Float32Type, Int64Type, UInt32Type, UInt64Type};
 use arrow_array::{
-    Array, ArrayRef, FixedSizeListArray, Int64Array, RecordBatch, StringArray, StructArray,
+    Array, ArrayRef, FixedSizeListArray, Float16Array, Float32Array, Int64Array, RecordBatch, StringArray, StructArray,
     UInt64Array,
 };
 use arrow_buffer::NullBuffer;
@@ -141,58 +141,56 @@ pub fn to_batch(schema: &CollectionSchema, arrow: &SchemaRef, records: &[Record]
 
 fn dense_column(field: &VectorField, i: usize, records: &[Record]) -> std::result::Result<ArrayRef, String> {
     let dim = field.dimension as usize;
-    let mut valid = Vec::with_capacity(records.len());
-    let check = |r: &Record, len: usize| -> std::result::Result<(), String> {
-        if len != dim {
-            return Err(format!(
-                "id {}: vector {} has {len} dimensions, the field is declared with {dim}",
-                r.id, field.name
-            ));
-        }
-        Ok(())
-    };
-    let item = Arc::new(Field::new("item", if field.element == ElementType::F16 { DataType::Float16 } else { DataType::Float32 }, false));
-    let values: ArrayRef = match field.element {
+    let (elem, values, valid): (DataType, ArrayRef, Vec<bool>) = match field.element {
         ElementType::F32 => {
-            let mut b = Float32Builder::with_capacity(records.len() * dim);
-            for r in records {
-                match &r.dense[i] {
-                    Some(Dense::F32(v)) => {
-                        check(r, v.len())?;
-                        b.append_slice(v);
-                        valid.push(true);
-                    }
-                    Some(Dense::F16(_)) => return Err(format!("id {}: vector {} is f16, the field is f32", r.id, field.name)),
-                    None => {
-                        b.append_slice(&vec![0.0; dim]);
-                        valid.push(false);
-                    }
-                }
-            }
-            Arc::new(b.finish())
+            let (v, valid) = flatten_dense(field, i, records, 0.0f32, |d| match d {
+                Dense::F32(v) => Some(v),
+                Dense::F16(_) => None,
+            })?;
+            (DataType::Float32, Arc::new(Float32Array::from(v)), valid)
         }
         ElementType::F16 => {
-            let mut b = Float16Builder::with_capacity(records.len() * dim);
-            for r in records {
-                match &r.dense[i] {
-                    Some(Dense::F16(v)) => {
-                        check(r, v.len())?;
-                        b.append_slice(v);
-                        valid.push(true);
-                    }
-                    Some(Dense::F32(_)) => return Err(format!("id {}: vector {} is f32, the field is f16", r.id, field.name)),
-                    None => {
-                        b.append_slice(&vec![half::f16::ZERO; dim]);
-                        valid.push(false);
-                    }
-                }
-            }
-            Arc::new(b.finish())
+            let (v, valid) = flatten_dense(field, i, records, half::f16::ZERO, |d| match d {
+                Dense::F16(v) => Some(v),
+                Dense::F32(_) => None,
+            })?;
+            (DataType::Float16, Arc::new(Float16Array::from(v)), valid)
         }
     };
     let nulls = if valid.iter().all(|v| *v) { None } else { Some(NullBuffer::from(valid)) };
+    let item = Arc::new(Field::new("item", elem, false));
     let arr = FixedSizeListArray::try_new(item, dim as i32, values, nulls).map_err(|e| e.to_string())?;
     Ok(Arc::new(arr))
+}
+
+/// Row-major values of dense field `i` (zeros under NULL rows) and the validity of each row.
+fn flatten_dense<T: Copy>(
+    field: &VectorField,
+    i: usize,
+    records: &[Record],
+    zero: T,
+    pick: impl Fn(&Dense) -> Option<&Vec<T>>,
+) -> std::result::Result<(Vec<T>, Vec<bool>), String> {
+    let dim = field.dimension as usize;
+    let mut values = Vec::with_capacity(records.len() * dim);
+    let mut valid = Vec::with_capacity(records.len());
+    for r in records {
+        match &r.dense[i] {
+            Some(d) => {
+                let v = pick(d).ok_or_else(|| format!("id {}: vector {} does not have the field's element type {:?}", r.id, field.name, field.element))?;
+                if v.len() != dim {
+                    return Err(format!("id {}: vector {} has {} dimensions, the field is declared with {dim}", r.id, field.name, v.len()));
+                }
+                values.extend_from_slice(v);
+                valid.push(true);
+            }
+            None => {
+                values.resize(values.len() + dim, zero);
+                valid.push(false);
+            }
+        }
+    }
+    Ok((values, valid))
 }
 
 fn sparse_column(i: usize, records: &[Record]) -> std::result::Result<ArrayRef, String> {
