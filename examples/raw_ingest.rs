@@ -52,8 +52,9 @@ fn main() {
     coll.flush_full().expect("flush");
     let secs = t.elapsed().as_secs_f64();
     println!(
-        "{{\"points\": {}, \"seconds\": {secs:.3}, \"points_per_second\": {:.1}}}",
+        "{{\"points\": {}, \"seconds\": {secs:.3}, \"points_per_second\": {:.1}, \"peak_rss_bytes\": {}}}",
         points.len(),
-        points.len() as f64 / secs
+        points.len() as f64 / secs,
+        velesdb_migrate::util::peak_rss_bytes().unwrap_or(0)
     );
 }
