@@ -13,6 +13,7 @@
 #   a. raw baseline: velesdb-core upsert_bulk of the same points, same HNSW
 #      parameters (examples/raw_ingest.rs; data preloaded, only ingest timed)
 #   b. velesdb-migrate import (embedded)
+#   c. velesdb-migrate import over REST into a real velesdb-server (same settings)
 # Prints rows/s, the ratios e/d and b/a, and peak RSS of our process
 # (VmHWM, from the command's --json summary). Set BENCH_SKIP_IMPORT=1 to
 # measure only the export side.
@@ -84,4 +85,21 @@ if [[ "${BENCH_SKIP_IMPORT:-0}" != "1" ]]; then
   b_rss=$(field "$WORK/import.json" peak_rss_bytes)
   echo "b velesdb-migrate import:  $(rate "$ROWS" "$b_s") points/s (${b_s%????????} s, whole command), peak RSS $((b_rss / 1048576)) MiB"
   echo "  b/a = $(python3 -c "print(f'{($ROWS / $b_s) / $a_rate:.2f}')")"
+  # (c) our import over REST into a real velesdb-server (rate limiter off)
+  SERVER_BIN="$(bash scripts/velesdb-server.sh bin)"
+  bash scripts/velesdb-server.sh install
+  PORT="${BENCH_SERVER_PORT:-18765}"
+  mkdir -p "$WORK/server-data"
+  VELESDB_NO_UPDATE_CHECK=1 "$SERVER_BIN" --host 127.0.0.1 --port "$PORT" --data-dir "$WORK/server-data" --rate-limit 0 \
+    >"$WORK/server.log" 2>&1 &
+  SERVER_PID=$!
+  trap 'kill $SERVER_PID 2>/dev/null || true' EXIT
+  for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$PORT/v1/ready" >/dev/null && break; sleep 0.1; done
+  t0=$(now)
+  "$BIN" --json --quiet import "$WORK/snapshot" --to "http://127.0.0.1:$PORT" --collection bench > "$WORK/import-rest.json"
+  t1=$(now); c_s=$(python3 -c "print($t1 - $t0)")
+  c_rss=$(field "$WORK/import-rest.json" peak_rss_bytes)
+  echo "c velesdb-migrate import over REST: $(rate "$ROWS" "$c_s") points/s (${c_s%????????} s), peak RSS of our process $((c_rss / 1048576)) MiB"
+  echo "  c/a = $(python3 -c "print(f'{($ROWS / $c_s) / $a_rate:.2f}')")"
+  kill "$SERVER_PID" 2>/dev/null || true
 fi

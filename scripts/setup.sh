@@ -22,6 +22,7 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 bash "$REPO/scripts/pg.sh" start
+bash "$REPO/scripts/velesdb-server.sh" install
 
 url="$(bash "$REPO/scripts/pg.sh" url)"
 log "PostgreSQL + pgvector: $url"

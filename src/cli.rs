@@ -5,6 +5,7 @@ use crate::model::Metric;
 use crate::pipeline::{export, import, mapping::MappingArgs, validate};
 use crate::progress::Output;
 use crate::snapshot::{verify, Manifest};
+use crate::sink::{self, rest::RestArgs};
 use crate::sources::pgvector;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
@@ -72,12 +73,21 @@ pub struct ExportCommon {
 
 #[derive(Debug, clap::Args)]
 pub struct Destination {
-    /// VelesDB destination: a local data directory (embedded VelesDB).
+    /// VelesDB destination: a local data directory (embedded VelesDB, the
+    /// server must not have it open) or http(s)://HOST:PORT of a running velesdb-server.
     #[arg(long)]
     pub to: String,
     /// Collection in VelesDB.
     #[arg(long)]
     pub collection: String,
+    #[command(flatten)]
+    pub rest: RestArgs,
+}
+
+impl Destination {
+    fn parse(&self) -> Result<sink::Destination> {
+        sink::Destination::parse(&self.to, &self.rest)
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -92,9 +102,15 @@ pub struct ImportArgs {
     /// Chunks decoded in parallel.
     #[arg(long, default_value_t = default_parallelism())]
     pub parallelism: usize,
-    /// Points per upsert call.
+    /// Points per upsert call (embedded; REST requests are sized by --max-request-bytes).
     #[arg(long, default_value_t = 1000)]
     pub batch_size: usize,
+    /// VelesDB storage mode for a new collection: full, sq8, binary, pq, rabitq.
+    #[arg(long, default_value = "full")]
+    pub storage_mode: String,
+    /// Check the snapshot, the ids and the destination; report what would happen; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     /// HNSW M for a new collection (default: the source index's, else VelesDB's).
     #[arg(long)]
     pub hnsw_m: Option<u32>,
@@ -132,16 +148,6 @@ fn default_parallelism() -> usize {
 pub enum Outcome {
     Ok,
     Findings,
-}
-
-fn embedded_dir(to: &str) -> Result<PathBuf> {
-    if to.starts_with("http://") || to.starts_with("https://") {
-        return Err(Error::Usage(format!(
-            "--to {to}: importing into a running velesdb-server over REST is not available in this version; \
-             pass a local data directory (embedded VelesDB), with the server stopped"
-        )));
-    }
-    Ok(PathBuf::from(to))
 }
 
 fn emit<T: Serialize>(out: &Output, value: &T, human: impl FnOnce()) {
@@ -190,7 +196,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let metric = parse_metric(a.metric.as_deref())?;
             let opts = import::ImportOptions {
                 snapshot: a.dir,
-                to: embedded_dir(&a.dest.to)?,
+                to: a.dest.parse()?,
                 collection: a.dest.collection,
                 metric,
                 parallelism: a.parallelism,
@@ -199,10 +205,22 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 hnsw_ef_construction: a.hnsw_ef_construction,
                 mapping: a.mapping,
                 partial: a.partial,
+                storage_mode: a.storage_mode,
+                dry_run: a.dry_run,
             };
             init_rayon(opts.parallelism);
             let s = import::run(opts, &out)?;
             emit(&out, &s, || {
+                if s.dry_run {
+                    println!(
+                        "dry run: would import {} chunk(s) of {} into {} / {} ({} already imported); nothing was written",
+                        s.chunks_total - s.chunks_skipped, s.snapshot, s.destination, s.collection, s.chunks_skipped
+                    );
+                    return;
+                }
+                if !s.retries.is_empty() {
+                    println!("retried requests: {:?}", s.retries);
+                }
                 println!(
                     "imported {} points into {} / {} in {:.1} s ({:.0} points/s); chunks: {} imported, {} already done; collection now holds {}; peak memory {}",
                     s.points_upserted, s.destination, s.collection, s.seconds, s.points_per_second, s.chunks_imported, s.chunks_skipped, s.collection_count, mib(s.peak_rss_bytes)
@@ -238,7 +256,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Validate(a) => {
             let opts = validate::ValidateOptions {
                 snapshot: a.dir,
-                to: embedded_dir(&a.dest.to)?,
+                to: a.dest.parse()?,
                 collection: a.dest.collection,
                 sample: a.sample,
                 strict: a.strict,

@@ -7,7 +7,8 @@ use super::import::select_collection;
 use super::mapping::{Mapping, MappingArgs};
 use crate::error::{Error, Result};
 use crate::progress::{Output, Progress};
-use crate::sink::embedded::Embedded;
+use super::import::open_existing;
+use crate::sink::Destination;
 use crate::snapshot::{chunk, Manifest};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -16,7 +17,7 @@ use std::path::PathBuf;
 #[derive(Clone, Debug)]
 pub struct ValidateOptions {
     pub snapshot: PathBuf,
-    pub to: PathBuf,
+    pub to: Destination,
     pub collection: String,
     /// Rows to compare in sample mode.
     pub sample: u64,
@@ -52,22 +53,17 @@ pub fn run(opts: ValidateOptions, out: &Output) -> Result<ValidateReport> {
     let manifest = Manifest::load(&opts.snapshot)?;
     let snap = select_collection(&manifest, opts.mapping.from_collection.as_deref())?.clone();
     let mapping = Mapping::new(&snap, &opts.mapping)?;
-    let sink = Embedded::open(&opts.to)?;
-    let coll = sink.existing(&opts.collection).ok_or_else(|| Error::Sink {
-        dest: sink.dest.clone(),
-        collection: opts.collection.clone(),
-        message: "the collection does not exist; check --collection, or run the import first".into(),
-    })?;
+    let sink = open_existing(&opts.to, &opts.collection)?;
     let total = snap.totals.rows;
     let step = if opts.strict { 1 } else { (total / opts.sample.max(1)).max(1) };
     let mut report = ValidateReport {
         snapshot: opts.snapshot.display().to_string(),
-        destination: sink.dest.clone(),
+        destination: sink.dest().to_owned(),
         collection: opts.collection.clone(),
         mode: if opts.strict { "strict".into() } else { format!("sample (every {step}th row, about {} rows)", total.div_ceil(step)) },
         tolerance: "exact: vectors compared bit for bit as f32 (halfvec widened to f32 exactly); payloads compared as exact JSON".into(),
         expected_count: 0,
-        actual_count: coll.len() as u64,
+        actual_count: sink.count()?,
         rows_compared: 0,
         missing: 0,
         vector_mismatches: 0,
@@ -109,7 +105,7 @@ pub fn run(opts: ValidateOptions, out: &Output) -> Result<ValidateReport> {
                     }
                 }
                 let ids: Vec<u64> = sampled.iter().map(|(_, p)| p.id).collect();
-                for ((src_id, want), got) in sampled.iter().zip(coll.get(&ids)) {
+                for ((src_id, want), got) in sampled.iter().zip(sink.get(&ids)?) {
                     c.compared += 1;
                     let Some(got) = got else {
                         c.missing += 1;

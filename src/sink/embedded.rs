@@ -1,9 +1,10 @@
 //! Embedded VelesDB: a local data directory opened with velesdb-core.
 
+use super::{CollectionPlan, Sink};
 use crate::error::{Error, Result};
 use crate::model::Metric;
 use std::path::Path;
-use velesdb_core::{Database, DistanceMetric, StorageMode, VectorCollection};
+use velesdb_core::{Database, DistanceMetric, Point, StorageMode, VectorCollection};
 
 pub struct Embedded {
     pub db: Database,
@@ -11,16 +12,16 @@ pub struct Embedded {
     dir: std::path::PathBuf,
 }
 
-/// Collection settings derived from the snapshot and the user's overrides.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct CollectionPlan {
-    pub name: String,
-    pub dimension: usize,
-    pub metric: Metric,
-    pub hnsw_m: Option<u32>,
-    pub hnsw_ef_construction: Option<u32>,
-    /// Why these settings (printed to the user).
-    pub reasons: Vec<String>,
+/// `--storage-mode` spelling → velesdb-core (the REST API's names).
+pub fn storage_mode(s: &str) -> Option<StorageMode> {
+    Some(match s {
+        "full" | "f32" => StorageMode::Full,
+        "sq8" | "int8" => StorageMode::SQ8,
+        "binary" | "bit" => StorageMode::Binary,
+        "pq" | "product_quantization" => StorageMode::ProductQuantization,
+        "rabitq" => StorageMode::RaBitQ,
+        _ => return None,
+    })
 }
 
 pub fn velesdb_metric(m: Metric) -> Option<DistanceMetric> {
@@ -102,12 +103,87 @@ impl Embedded {
                 &plan.name,
                 plan.dimension,
                 metric,
-                StorageMode::Full,
+                storage_mode(&plan.storage_mode).ok_or_else(|| self.err(&plan.name, format!("unknown storage mode {}", plan.storage_mode)))?,
                 plan.hnsw_m.map(|v| v as usize),
                 plan.hnsw_ef_construction.map(|v| v as usize),
             )
             .map_err(|e| self.err(&plan.name, format!("cannot create the collection: {e}")))?;
         let c = self.existing(&plan.name).ok_or_else(|| self.err(&plan.name, "collection vanished after creation".into()))?;
         Ok((c, true))
+    }
+}
+
+/// One collection of an open embedded database: the [`Sink`] used by
+/// import and validate.
+pub struct EmbeddedCollection {
+    // Keeps the data directory open (and locked) while the collection is used.
+    _db: Database,
+    coll: VectorCollection,
+    dest: String,
+    name: String,
+    /// Points per `upsert_bulk` call.
+    batch_size: usize,
+}
+
+impl Embedded {
+    /// The collection `name` for writing: created from `plan` when missing.
+    /// Returns it, whether it was created, and how many points it held.
+    pub fn into_collection(self, plan: &CollectionPlan, batch_size: usize) -> Result<(EmbeddedCollection, bool, u64)> {
+        let before = self.existing(&plan.name).map(|c| c.len() as u64).unwrap_or(0);
+        let (coll, created) = self.ensure(plan)?;
+        let c = EmbeddedCollection { dest: self.dest.clone(), name: plan.name.clone(), coll, batch_size: batch_size.max(1), _db: self.db };
+        Ok((c, created, before))
+    }
+
+    /// Open a data directory that must already exist (validate, dry runs).
+    pub fn open_existing_dir(dir: &Path) -> Result<Embedded> {
+        if !dir.is_dir() {
+            return Err(Error::Sink {
+                dest: dir.display().to_string(),
+                collection: String::new(),
+                message: "the data directory does not exist; check --to".into(),
+            });
+        }
+        Embedded::open(dir)
+    }
+
+    /// An existing collection, for reading back.
+    pub fn into_existing(self, name: &str) -> Result<EmbeddedCollection> {
+        let coll = self.existing(name).ok_or_else(|| {
+            self.err(name, "the collection does not exist; check --collection, or run the import first".into())
+        })?;
+        Ok(EmbeddedCollection { dest: self.dest.clone(), name: name.to_owned(), coll, batch_size: 1000, _db: self.db })
+    }
+}
+
+impl EmbeddedCollection {
+    fn err(&self, message: String) -> Error {
+        Error::Sink { dest: self.dest.clone(), collection: self.name.clone(), message }
+    }
+}
+
+impl Sink for EmbeddedCollection {
+    fn dest(&self) -> &str {
+        &self.dest
+    }
+    fn count(&self) -> Result<u64> {
+        Ok(self.coll.len() as u64)
+    }
+    fn upsert(&self, points: &[Point], chunk: &str) -> Result<()> {
+        for batch in points.chunks(self.batch_size) {
+            self.coll
+                .upsert_bulk(batch)
+                .map_err(|e| self.err(format!("upsert of chunk {chunk} failed: {e}; re-run the same import to resume")))?;
+        }
+        Ok(())
+    }
+    fn flush(&self) -> Result<()> {
+        self.coll.flush().map_err(|e| self.err(format!("flush failed: {e}; re-run the same import to resume")))
+    }
+    fn finish(&self) -> Result<()> {
+        self.coll.flush_full().map_err(|e| self.err(format!("final flush failed: {e}; re-run the same import")))
+    }
+    fn get(&self, ids: &[u64]) -> Result<Vec<Option<Point>>> {
+        Ok(self.coll.get(ids))
     }
 }

@@ -127,3 +127,161 @@ pub fn seed_vectors(table: &str, n: usize, dim: usize) {
          CREATE INDEX ON {table} USING hnsw (embedding vector_l2_ops) WITH (m = 8, ef_construction = 40);"
     ));
 }
+
+/// A real velesdb-server (installed by scripts/setup.sh) on a free loopback port.
+pub struct Server {
+    child: Option<std::process::Child>,
+    pub port: u16,
+    pub url: String,
+    pub dir: PathBuf,
+    keys: Option<String>,
+    rate_limit: bool,
+}
+
+pub fn server_bin() -> PathBuf {
+    let dir = std::env::var("VELESDB_MIGRATE_PEERS_DIR").map(PathBuf::from).unwrap_or_else(|_| repo().join(".peers"));
+    let bin = dir.join("velesdb-server/bin/velesdb-server");
+    assert!(bin.exists(), "{} is missing: run `bash scripts/setup.sh`", bin.display());
+    bin
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Plain HTTP GET on loopback; returns the status code (0 when unreachable).
+pub fn http_status(port: u16, path: &str) -> u16 {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return 0 };
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+    if write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").is_err() {
+        return 0;
+    }
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    buf.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+impl Server {
+    /// Start a server; `keys` = comma-separated API keys; `rate_limit` keeps the default limiter on.
+    pub fn start(dir: &Path, keys: Option<&str>, rate_limit: bool) -> Server {
+        let mut s = Server { child: None, port: free_port(), url: String::new(), dir: dir.to_owned(), keys: keys.map(str::to_owned), rate_limit };
+        s.url = format!("http://127.0.0.1:{}", s.port);
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        std::fs::create_dir_all(&self.dir).unwrap();
+        let mut cmd = Command::new(server_bin());
+        cmd.args(["--host", "127.0.0.1", "--port", &self.port.to_string(), "--data-dir", self.dir.to_str().unwrap()])
+            .env("VELESDB_NO_UPDATE_CHECK", "1")
+            .env_remove("VELESDB_API_KEYS")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if !self.rate_limit {
+            cmd.args(["--rate-limit", "0"]);
+        }
+        if let Some(k) = &self.keys {
+            cmd.env("VELESDB_API_KEYS", k);
+        }
+        self.child = Some(cmd.spawn().expect("start velesdb-server"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while http_status(self.port, "/v1/ready") != 200 {
+            assert!(std::time::Instant::now() < deadline, "velesdb-server did not become ready on port {}", self.port);
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM: the server flushes and exits cleanly.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+            let _ = c.wait();
+        }
+    }
+
+    /// Start again on the same port and data directory.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Small deterministic PRNG (xorshift); the seed is printed so a failure can be replayed.
+pub struct Rng(u64);
+impl Rng {
+    pub fn new() -> Rng {
+        let seed = std::env::var("VM_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
+        });
+        eprintln!("test seed: {seed} (replay with VM_TEST_SEED={seed})");
+        Rng(seed)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// Start `args` and SIGKILL it at a random moment while it works: once
+/// `committed()` (chunks it has committed) has grown by a random 0-2 since
+/// the start, plus a random 0-15 ms. Returns true if it finished first.
+pub fn run_and_kill(args: &[&str], rng: &mut Rng, committed: &dyn Fn() -> usize) -> bool {
+    use std::time::{Duration, Instant};
+    let target = committed() + rng.below(3) as usize;
+    let extra = Duration::from_millis(rng.below(16));
+    let mut child = Command::new(bin()).args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut reached: Option<Instant> = None;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            if !status.success() {
+                let mut err = String::new();
+                std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+                panic!("run failed before it was killed: {args:?}: {err}");
+            }
+            return true;
+        }
+        match reached {
+            None if committed() >= target => reached = Some(Instant::now()),
+            Some(t) if t.elapsed() >= extra => break,
+            _ => {}
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    false
+}
+
+pub fn json_file(p: &Path) -> Option<serde_json::Value> {
+    serde_json::from_slice(&std::fs::read(p).ok()?).ok()
+}
+
+/// Chunks recorded as done in the import journal of `snap` for collection `coll` at `dest`.
+pub fn journal_done(snap: &Path, coll: &str, dest: &str) -> usize {
+    std::fs::read_dir(snap.join(".imports"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| json_file(&e.path()))
+        .filter(|j| j["collection"] == coll && j["destination"] == dest)
+        .map(|j| j["done"].as_array().map_or(0, |d| d.len()))
+        .sum()
+}

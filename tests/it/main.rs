@@ -4,5 +4,6 @@
 mod common;
 mod errors;
 mod resume;
+mod rest;
 mod roundtrip;
 mod snapshot_files;

@@ -2,59 +2,6 @@
 //! equal an uninterrupted run. Also determinism and argument checks.
 
 use crate::common::*;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// Small deterministic PRNG (xorshift); the seed is printed so a failure can be replayed.
-struct Rng(u64);
-impl Rng {
-    fn new() -> Rng {
-        let seed = std::env::var("VM_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1
-        });
-        eprintln!("kill-test seed: {seed} (replay with VM_TEST_SEED={seed})");
-        Rng(seed)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
-/// Start `args` and SIGKILL it at a random moment while it works: once
-/// `committed()` (chunks it has committed) has grown by a random 0-2 since
-/// the start, plus a random 0-15 ms. Returns true if it finished first.
-fn run_and_kill(args: &[&str], rng: &mut Rng, committed: &dyn Fn() -> usize) -> bool {
-    let target = committed() + rng.below(3) as usize;
-    let extra = Duration::from_millis(rng.below(16));
-    let mut child = Command::new(bin()).args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-    let mut reached: Option<Instant> = None;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            if !status.success() {
-                let mut err = String::new();
-                std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-                panic!("run failed before it was killed: {args:?}: {err}");
-            }
-            return true;
-        }
-        match reached {
-            None if committed() >= target => reached = Some(Instant::now()),
-            Some(t) if t.elapsed() >= extra => break,
-            _ => {}
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    false
-}
-
-fn json_file(p: &std::path::Path) -> Option<serde_json::Value> {
-    serde_json::from_slice(&std::fs::read(p).ok()?).ok()
-}
 
 #[test]
 fn export_killed_at_random_resumes_to_identical_chunks() {
@@ -113,16 +60,7 @@ fn import_killed_at_random_resumes_to_identical_contents() {
     let mut rng = Rng::new();
     let mut kills = 0;
     for _ in 0..8 {
-        let committed = || {
-            std::fs::read_dir(snap.join(".imports"))
-                .into_iter()
-                .flatten()
-                .flatten()
-                .filter_map(|e| json_file(&e.path()))
-                .filter(|j| j["collection"] == "c" && j["destination"] == db.to_str().unwrap())
-                .map(|j| j["done"].as_array().map_or(0, |d| d.len()))
-                .sum::<usize>()
-        };
+        let committed = || journal_done(&snap, "c", db.to_str().unwrap());
         if run_and_kill(&args, &mut rng, &committed) {
             break;
         }
