@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A real velesdb-server for the REST tests and benchmarks.
 #
-#   scripts/velesdb-server.sh install     build velesdb-server 8.0.0 once into $PEERS_DIR/velesdb-server
-#                                         (about 6 minutes on 2 cores; skipped when present)
+#   scripts/velesdb-server.sh install     build velesdb-server 8.0.0 once (about 6 minutes on 2 cores;
+#                                         skipped when present)
 #   scripts/velesdb-server.sh bin         print the binary's path
 #
 # The tests start their own instances (each on a free 127.0.0.1 port with
@@ -13,7 +13,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 LOG_TAG="velesdb-server"
 VERSION="8.0.0"
-ROOT="$PEERS_DIR/velesdb-server"
+# Outside the checkout, so fresh clones on the same machine (CI) reuse it.
+ROOT="${VELESDB_SERVER_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/velesdb-migrate/velesdb-server-$VERSION}"
 BIN="$ROOT/bin/velesdb-server"
 
 installed() {

@@ -139,10 +139,14 @@ pub struct Server {
 }
 
 pub fn server_bin() -> PathBuf {
-    let dir = std::env::var("VELESDB_MIGRATE_PEERS_DIR").map(PathBuf::from).unwrap_or_else(|_| repo().join(".peers"));
-    let bin = dir.join("velesdb-server/bin/velesdb-server");
-    assert!(bin.exists(), "{} is missing: run `bash scripts/setup.sh`", bin.display());
-    bin
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let o = Command::new("bash").arg(repo().join("scripts/velesdb-server.sh")).arg("bin").output().expect("run scripts/velesdb-server.sh");
+        let bin = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
+        assert!(bin.exists(), "{} is missing: run `bash scripts/setup.sh`", bin.display());
+        bin
+    })
+    .clone()
 }
 
 fn free_port() -> u16 {
@@ -268,6 +272,22 @@ pub fn run_and_kill(args: &[&str], rng: &mut Rng, committed: &dyn Fn() -> usize)
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     false
+}
+
+/// Kill `args` at random moments up to `rounds` times (see [`run_and_kill`]),
+/// stopping early when a run finishes; then run it to completion and return
+/// (its JSON result, the number of kills).
+pub fn kill_repeatedly_then_finish(args: &[&str], rounds: usize, committed: &dyn Fn() -> usize) -> (serde_json::Value, usize) {
+    let mut rng = Rng::new();
+    let mut kills = 0;
+    for _ in 0..rounds {
+        if run_and_kill(args, &mut rng, committed) {
+            break;
+        }
+        kills += 1;
+    }
+    // Finish (or confirm completion) without interruption; args[0] is --quiet.
+    (ok_json(&args[1..]), kills)
 }
 
 pub fn json_file(p: &Path) -> Option<serde_json::Value> {

@@ -126,16 +126,8 @@ fn rest_import_killed_at_random_resumes() {
     let server = Server::start(&d.path("server"), None, false);
     let s = snap.to_str().unwrap();
     let args = ["--quiet", "import", s, "--to", &server.url, "--collection", "c"];
-    let mut rng = Rng::new();
-    let mut kills = 0;
-    for _ in 0..6 {
-        let committed = || journal_done(&snap, "c", &server.url);
-        if run_and_kill(&args, &mut rng, &committed) {
-            break;
-        }
-        kills += 1;
-    }
-    let r = ok_json(&args[1..]);
+    let committed = || journal_done(&snap, "c", &server.url);
+    let (r, kills) = kill_repeatedly_then_finish(&args, 6, &committed);
     assert!(kills >= 2, "the import was hardly interrupted ({kills} kills)");
     assert_eq!(r["collection_count"], 2_000);
     let v = ok_json(&["validate", s, "--to", &server.url, "--collection", "c", "--strict"]);

@@ -16,17 +16,8 @@ fn export_killed_at_random_resumes_to_identical_chunks() {
     let snap = d.path("snap");
     let url = pg_url();
     let args = ["--quiet", "export", "pgvector", "--url", &url, "--table", &t, "--out", snap.to_str().unwrap(), "--chunk-rows", "700"];
-    let mut rng = Rng::new();
-    let mut kills = 0;
-    for _ in 0..8 {
-        let committed = || json_file(&snap.join("manifest.json")).map_or(0, |m| m["collections"][0]["chunks"].as_array().map_or(0, |c| c.len()));
-        if run_and_kill(&args, &mut rng, &committed) {
-            break;
-        }
-        kills += 1;
-    }
-    // Finish (or confirm completion) without interruption.
-    let s = ok_json(&args[1..]);
+    let committed = || json_file(&snap.join("manifest.json")).map_or(0, |m| m["collections"][0]["chunks"].as_array().map_or(0, |c| c.len()));
+    let (s, kills) = kill_repeatedly_then_finish(&args, 8, &committed);
     assert_eq!(s["rows"], 20_000);
     eprintln!("export killed {kills} time(s) before completing");
     assert!(kills >= 2, "the export was hardly interrupted; the test proved nothing");
@@ -57,16 +48,8 @@ fn import_killed_at_random_resumes_to_identical_contents() {
 
     let db = d.path("db");
     let args = ["--quiet", "import", snap.to_str().unwrap(), "--to", db.to_str().unwrap(), "--collection", "c"];
-    let mut rng = Rng::new();
-    let mut kills = 0;
-    for _ in 0..8 {
-        let committed = || journal_done(&snap, "c", db.to_str().unwrap());
-        if run_and_kill(&args, &mut rng, &committed) {
-            break;
-        }
-        kills += 1;
-    }
-    let s = ok_json(&args[1..]);
+    let committed = || journal_done(&snap, "c", db.to_str().unwrap());
+    let (s, kills) = kill_repeatedly_then_finish(&args, 8, &committed);
     eprintln!("import killed {kills} time(s) before completing; final run upserted {} points", s["points_upserted"]);
     assert!(kills >= 2, "the import was hardly interrupted; the test proved nothing");
     assert_eq!(s["collection_count"], 3_000);
