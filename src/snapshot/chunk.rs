@@ -29,7 +29,7 @@ use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::{ArrowSchemaConverter, ArrowWriter};
 use parquet::basic::{Compression, Encoding, Type as PhysicalType, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -85,7 +85,7 @@ fn sparse_fields() -> Fields {
 
 /// Fixed writer settings: zstd, one row group per chunk, byte-stream-split
 /// for float leaves (compresses embeddings noticeably better), no dictionary
-/// for vectors.
+/// and no min/max statistics for vectors.
 fn writer_properties(schema: &Schema, rows: usize) -> Result<WriterProperties> {
     let descr = ArrowSchemaConverter::new()
         .convert(schema)
@@ -99,7 +99,9 @@ fn writer_properties(schema: &Schema, rows: usize) -> Result<WriterProperties> {
             && col.path().parts()[0] != COL_METADATA
             && col.path().parts()[0] != COL_DOCUMENT;
         if is_vector {
+            // Min/max of embedding values help no reader: skip computing them.
             b = b.set_column_dictionary_enabled(col.path().clone(), false);
+            b = b.set_column_statistics_enabled(col.path().clone(), EnabledStatistics::None);
             if col.physical_type() == PhysicalType::FLOAT {
                 b = b.set_column_encoding(col.path().clone(), Encoding::BYTE_STREAM_SPLIT);
             }
