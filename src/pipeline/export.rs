@@ -88,6 +88,17 @@ pub async fn run<S: Source>(mut source: S, opts: ExportOptions, out: &Output) ->
             path: manifest_path.clone(),
             message: format!("holds no collection {}; choose another --out", desc.name),
         })?;
+        if desc.count_exact && c.source_count != desc.count_estimate {
+            return Err(Error::Manifest {
+                path: manifest_path.clone(),
+                message: format!(
+                    "the collection changed since this export started ({} records then, {} now); it is read by offset, \
+                     so resuming would skip or duplicate records: export into a new directory",
+                    c.source_count.map_or("?".into(), |n| n.to_string()),
+                    desc.count_estimate.map_or("?".into(), |n| n.to_string())
+                ),
+            });
+        }
         if c.schema != desc.schema {
             return Err(Error::Manifest {
                 path: manifest_path.clone(),

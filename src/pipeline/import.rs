@@ -69,6 +69,38 @@ pub struct ImportSummary {
     pub peak_rss_bytes: Option<u64>,
 }
 
+impl ImportSummary {
+    fn nothing(opts: &ImportOptions, snap_name: &str) -> ImportSummary {
+        ImportSummary {
+            snapshot: opts.snapshot.display().to_string(),
+            destination: opts.to.key(),
+            collection: opts.collection.clone(),
+            created_collection: false,
+            settings: CollectionPlan {
+                name: opts.collection.clone(),
+                dimension: 0,
+                metric: opts.metric.unwrap_or(Metric::Cosine),
+                hnsw_m: None,
+                hnsw_ef_construction: None,
+                storage_mode: opts.storage_mode.clone(),
+                reasons: vec![format!("snapshot collection {snap_name} is empty with no known dimension")],
+            },
+            chunks_total: 0,
+            chunks_skipped: 0,
+            chunks_imported: 0,
+            points_upserted: 0,
+            skipped_null_vectors: Vec::new(),
+            collection_count: 0,
+            dense_vectors_not_imported: Vec::new(),
+            retries: Default::default(),
+            dry_run: opts.dry_run,
+            seconds: 0.0,
+            points_per_second: 0.0,
+            peak_rss_bytes: crate::util::peak_rss_bytes(),
+        }
+    }
+}
+
 /// Import journal: which chunks (by blake3) are in the destination, and
 /// the options that shaped the points (a resume must use the same).
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -293,6 +325,13 @@ pub fn run(opts: ImportOptions, out: &Output) -> Result<ImportSummary> {
         )));
     }
     let mapping = Mapping::new(&snap, &opts.mapping)?;
+    if mapping.dense.dimension == 0 && snap.totals.rows == 0 {
+        out.note(format!(
+            "the snapshot collection {} is empty and its source did not say the vector dimension; nothing to import, no collection created",
+            snap.name
+        ));
+        return Ok(ImportSummary::nothing(&opts, &snap.name));
+    }
     let plan = plan_collection(&snap, &mapping, &opts)?;
     for r in &plan.reasons {
         out.note(format!("settings: {r}"));

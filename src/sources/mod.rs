@@ -5,6 +5,7 @@
 //! same (ascending id) order, so a resumed export re-reads at most the chunk
 //! that was in flight and produces byte-identical chunks.
 
+pub mod chroma;
 pub mod pgbinary;
 pub mod pgvector;
 
@@ -24,6 +25,9 @@ pub struct Description {
     pub filter: Option<String>,
     /// Row count (estimate) for progress.
     pub count_estimate: Option<u64>,
+    /// The count is exact and must not change while the export runs or
+    /// between a run and its resume (offset-paged sources).
+    pub count_exact: bool,
     /// Informational notes to print (choices made during discovery).
     pub notes: Vec<String>,
 }

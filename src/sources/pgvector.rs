@@ -435,6 +435,7 @@ impl Source for Pgvector {
             },
             filter,
             count_estimate: (reltuples >= 0.0).then_some(reltuples as u64),
+            count_exact: false,
             notes,
         })
     }
@@ -445,6 +446,7 @@ impl Source for Pgvector {
         let key = match cursor {
             Cursor::Start => None,
             Cursor::End => return Ok(Page { records: Vec::new(), next: None }),
+            Cursor::Offset { .. } => return Err(self.err("internal: an offset cursor cannot resume a pgvector export")),
             Cursor::AfterKey { key } => Some(match key {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),

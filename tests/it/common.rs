@@ -305,3 +305,57 @@ pub fn journal_done(snap: &Path, coll: &str, dest: &str) -> usize {
         .map(|j| j["done"].as_array().map_or(0, |d| d.len()))
         .sum()
 }
+
+/// A real Chroma server (`chroma run`, from the peers venv) on a free loopback port.
+pub struct ChromaServer {
+    child: std::process::Child,
+    pub port: u16,
+    pub url: String,
+}
+
+impl ChromaServer {
+    pub fn start(dir: &Path) -> ChromaServer {
+        let port = free_port();
+        let chroma = python().with_file_name("chroma");
+        let child = Command::new(&chroma)
+            .args(["run", "--path", dir.to_str().unwrap(), "--host", "127.0.0.1", "--port", &port.to_string()])
+            .env("ANONYMIZED_TELEMETRY", "False")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {} ({e}): run `bash scripts/setup.sh`", chroma.display()));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while http_status(port, "/api/v2/heartbeat") != 200 {
+            assert!(std::time::Instant::now() < deadline, "chroma did not start on port {port}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        ChromaServer { child, port, url: format!("http://127.0.0.1:{port}") }
+    }
+
+    /// Run scripts/chroma_peer.py against this server; returns stdout.
+    pub fn peer(&self, args: &[&str]) -> String {
+        let o = Command::new(python())
+            .arg(repo().join("scripts/chroma_peer.py"))
+            .arg(self.port.to_string())
+            .args(args)
+            .env("ANONYMIZED_TELEMETRY", "False")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "chroma_peer.py {args:?}: {}", text(&o));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    }
+}
+
+impl Drop for ChromaServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every row of a snapshot, read by pyarrow (scripts/read_snapshot.py).
+pub fn snapshot_rows(snap: &Path) -> Vec<serde_json::Value> {
+    let o = Command::new(python()).arg(repo().join("scripts/read_snapshot.py")).arg(snap).output().expect("run pyarrow reader");
+    assert!(o.status.success(), "{}", text(&o));
+    serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap().as_array().unwrap().clone()
+}

@@ -1,0 +1,290 @@
+//! ChromaDB source (Chroma ≥ 1.0, HTTP API v2).
+//!
+//! The collection is looked up by name (`GET …/collections/{name}`), then
+//! read with `POST …/collections/{id}/get` asking for embeddings, metadatas,
+//! documents and uris. Chroma pages only by offset, so the cursor is an
+//! offset; the record count taken at the start is checked after every page
+//! and on resume, and any change stops the export with a clear message
+//! instead of silently skipping or duplicating records.
+//!
+//! Mapping: ids are strings; the embedding becomes the dense field
+//! `embedding` (f32); documents become the document column; metadata is kept
+//! as Chroma returns it (Chroma's own sparse vectors stay in it as JSON); a
+//! record's URI, when it has one, goes into the metadata key `_uri`. The
+//! metric comes from `configuration_json.hnsw.space` (or the legacy
+//! `hnsw:space` metadata): `l2` (Chroma's squared L2, same ranking) → l2,
+//! `cosine` → cosine, `ip` → dot; HNSW `max_neighbors` / `ef_construction`
+//! are carried as m / ef_construction.
+
+use super::{redact_url, Description, Page, Source};
+use crate::error::{Error, Result};
+use crate::model::{
+    CollectionSchema, Cursor, Dense, ElementType, IdField, IdKind, IdValue, IndexParams, Metric, Record, VectorField, VectorKind,
+};
+use serde::Serialize;
+use std::time::Duration;
+
+/// `export chroma` options.
+#[derive(Clone, Debug, clap::Args, Serialize)]
+pub struct Args {
+    /// Chroma server URL.
+    #[arg(long, default_value = "http://localhost:8000")]
+    pub url: String,
+    /// Collection name.
+    #[arg(long)]
+    pub collection: String,
+    /// Tenant.
+    #[arg(long, default_value = "default_tenant")]
+    pub tenant: String,
+    /// Database.
+    #[arg(long, default_value = "default_database")]
+    pub database: String,
+    /// Auth token (sent as x-chroma-token; never written or printed).
+    #[arg(long, env = "CHROMA_TOKEN", hide_env_values = true)]
+    #[serde(skip)]
+    pub token: Option<String>,
+    /// Chroma `where` filter (JSON) to export only some records (recorded in the manifest).
+    #[arg(long = "where")]
+    pub filter: Option<String>,
+}
+
+pub struct Chroma {
+    args: Args,
+    client: reqwest::Client,
+    base: String,
+    target: String,
+    filter: Option<serde_json::Value>,
+    collection_id: Option<String>,
+    count_at_start: u64,
+}
+
+/// Key under which a record's URI is kept in the metadata.
+pub const URI_KEY: &str = "_uri";
+
+impl Chroma {
+    pub fn connect(args: Args) -> Result<Chroma> {
+        let base = format!(
+            "{}/api/v2/tenants/{}/databases/{}",
+            args.url.trim_end_matches('/'),
+            args.tenant,
+            args.database
+        );
+        let target = format!("collection {} at {}", args.collection, redact_url(&args.url));
+        let filter = match &args.filter {
+            Some(f) => Some(serde_json::from_str(f).map_err(|e| Error::Usage(format!("--where is not valid JSON: {e}")))?),
+            None => None,
+        };
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(300))
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| Error::Usage(format!("HTTP client: {e}")))?;
+        Ok(Chroma { args, client, base, target, filter, collection_id: None, count_at_start: 0 })
+    }
+
+    fn err(&self, message: impl Into<String>) -> Error {
+        Error::Source { source_kind: "chroma", target: self.target.clone(), message: message.into() }
+    }
+
+    /// One request with a few retries on connection errors and 5xx.
+    async fn call(&self, what: &str, req: impl Fn() -> reqwest::RequestBuilder) -> Result<serde_json::Value> {
+        let mut last = String::new();
+        for attempt in 0..4u32 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
+            }
+            let mut r = req();
+            if let Some(t) = &self.args.token {
+                r = r.header("x-chroma-token", t);
+            }
+            match r.send().await {
+                Ok(resp) if resp.status().is_success() => {
+                    return resp.json().await.map_err(|e| self.err(format!("{what}: unexpected response: {e}")));
+                }
+                Ok(resp) if resp.status().is_server_error() => last = format!("{}: {}", resp.status(), resp.text().await.unwrap_or_default()),
+                Ok(resp) => {
+                    let status = resp.status();
+                    let body: String = resp.text().await.unwrap_or_default().chars().take(300).collect();
+                    let hint = match status.as_u16() {
+                        401 | 403 => "; check --token (or CHROMA_TOKEN)",
+                        404 => "; check --collection, --tenant and --database",
+                        _ => "",
+                    };
+                    return Err(self.err(format!("{what}: Chroma answered {status}: {body}{hint}")));
+                }
+                Err(e) => last = format!("cannot reach the server: {e}; check --url and that Chroma is running"),
+            }
+        }
+        Err(self.err(format!("{what}: {last}")))
+    }
+
+    async fn count(&self, id: &str) -> Result<u64> {
+        let url = format!("{}/collections/{id}/count", self.base);
+        let v = self.call("counting records", || self.client.get(&url)).await?;
+        v.as_u64().ok_or_else(|| self.err(format!("count is not a number: {v}")))
+    }
+}
+
+fn metric_of(space: &str) -> Option<Metric> {
+    match space {
+        "l2" => Some(Metric::L2),
+        "cosine" => Some(Metric::Cosine),
+        "ip" => Some(Metric::Dot),
+        _ => None,
+    }
+}
+
+impl Source for Chroma {
+    fn kind(&self) -> &'static str {
+        "chroma"
+    }
+
+    fn address(&self) -> String {
+        redact_url(&self.args.url)
+    }
+
+    fn options(&self) -> serde_json::Value {
+        serde_json::to_value(&self.args).expect("args serialize")
+    }
+
+    async fn describe(&mut self) -> Result<Description> {
+        let url = format!("{}/collections/{}", self.base, self.args.collection);
+        let c = self.call("looking up the collection", || self.client.get(&url)).await?;
+        let id = c["id"].as_str().ok_or_else(|| self.err("the collection description has no id"))?.to_owned();
+        let count = self.count(&id).await?;
+        let config = &c["configuration_json"];
+        let hnsw = if config["hnsw"].is_object() { &config["hnsw"] } else { &config["spann"] };
+        let space = hnsw["space"].as_str().or(c["metadata"]["hnsw:space"].as_str()).unwrap_or("l2");
+        let mut notes = Vec::new();
+        let metric = metric_of(space);
+        if metric.is_none() {
+            notes.push(format!("unknown Chroma space {space:?}; choose a metric with `import --metric`"));
+        } else if space == "l2" {
+            notes.push("Chroma's l2 space is squared L2; VelesDB's euclidean ranks identically".into());
+        }
+        let dimension = match c["dimension"].as_u64() {
+            Some(d) => d as u32,
+            None if count == 0 => 0,
+            None => return Err(self.err("the collection reports no dimension although it holds records")),
+        };
+        let index = Some(IndexParams {
+            kind: "hnsw".into(),
+            name: None,
+            m: hnsw["max_neighbors"].as_u64().map(|v| v as u32),
+            ef_construction: hnsw["ef_construction"].as_u64().map(|v| v as u32),
+            lists: None,
+        });
+        self.collection_id = Some(id);
+        self.count_at_start = count;
+        Ok(Description {
+            name: self.args.collection.clone(),
+            source_name: format!("{}/{}/{}", self.args.tenant, self.args.database, self.args.collection),
+            schema: CollectionSchema {
+                id: IdField { name: "id".into(), kind: IdKind::String, source_type: Some("string".into()) },
+                vectors: vec![VectorField {
+                    name: "embedding".into(),
+                    column: "vec:embedding".into(),
+                    kind: VectorKind::Dense,
+                    element: ElementType::F32,
+                    dimension,
+                    metric,
+                    index,
+                    source_type: Some("chroma embedding".into()),
+                }],
+                metadata: Vec::new(),
+                document: Some("document".into()),
+            },
+            filter: self.args.filter.clone(),
+            count_estimate: Some(count),
+            count_exact: true,
+            notes,
+        })
+    }
+
+    async fn next_page(&mut self, cursor: &Cursor, limit: usize) -> Result<Page> {
+        let offset = match cursor {
+            Cursor::Start => 0,
+            Cursor::Offset { offset } => *offset,
+            Cursor::End => return Ok(Page { records: Vec::new(), next: None }),
+            Cursor::AfterKey { .. } => return Err(self.err("internal: a key cursor cannot resume a Chroma export")),
+        };
+        let id = self.collection_id.clone().expect("describe() runs first");
+        let url = format!("{}/collections/{id}/get", self.base);
+        let mut body = serde_json::json!({
+            "limit": limit,
+            "offset": offset,
+            "include": ["embeddings", "metadatas", "documents", "uris"],
+        });
+        if let Some(f) = &self.filter {
+            body["where"] = f.clone();
+        }
+        let resp = self.call("reading records", || self.client.post(&url).json(&body)).await?;
+        let now = self.count(&id).await?;
+        if now != self.count_at_start {
+            return Err(self.err(format!(
+                "the collection changed during the export ({} records at the start, {now} now). Chroma pages by offset only, \
+                 so records would be skipped or duplicated: stop the writers and export into a new directory",
+                self.count_at_start
+            )));
+        }
+        let records = page_records(&resp).map_err(|m| self.err(m))?;
+        let n = records.len() as u64;
+        let next = (n as usize == limit).then_some(Cursor::Offset { offset: offset + n });
+        Ok(Page { records, next })
+    }
+}
+
+/// A `get` response → records.
+pub fn page_records(resp: &serde_json::Value) -> std::result::Result<Vec<Record>, String> {
+    let ids = resp["ids"].as_array().ok_or("the response has no ids")?;
+    let col = |name: &str| resp[name].as_array();
+    let (embs, docs, metas, uris) = (col("embeddings"), col("documents"), col("metadatas"), col("uris"));
+    let mut out = Vec::with_capacity(ids.len());
+    for (i, idv) in ids.iter().enumerate() {
+        let id = idv.as_str().ok_or_else(|| format!("id {idv} is not a string"))?.to_owned();
+        let vector = match embs.and_then(|e| e.get(i)) {
+            Some(serde_json::Value::Array(v)) => Some(Dense::F32(
+                v.iter().map(|x| x.as_f64().map(|f| f as f32)).collect::<Option<Vec<f32>>>().ok_or_else(|| format!("id {id:?}: embedding holds a non-number"))?,
+            )),
+            _ => None,
+        };
+        let mut metadata = match metas.and_then(|m| m.get(i)) {
+            Some(serde_json::Value::Object(m)) => m.clone(),
+            _ => serde_json::Map::new(),
+        };
+        if let Some(serde_json::Value::String(u)) = uris.and_then(|u| u.get(i)) {
+            if metadata.insert(URI_KEY.into(), u.clone().into()).is_some() {
+                return Err(format!("id {id:?}: the metadata already has a key {URI_KEY:?}, where the record's URI would go"));
+            }
+        }
+        let document = docs.and_then(|d| d.get(i)).and_then(|d| d.as_str()).map(str::to_owned);
+        out.push(Record { id: IdValue::Str(id), dense: vec![vector], sparse: Vec::new(), metadata, document });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_a_get_response() {
+        let r = serde_json::json!({
+            "ids": ["a", "b"],
+            "embeddings": [[0.5, -1.0], [0.25, 2.0]],
+            "documents": ["doc a", null],
+            "uris": [null, "s3://x/b"],
+            "metadatas": [{"k": 1, "nested": [1, 2]}, null],
+            "include": ["embeddings", "metadatas", "documents", "uris"]
+        });
+        let recs = page_records(&r).unwrap();
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[0].id, IdValue::Str("a".into()));
+        assert_eq!(recs[0].dense[0], Some(Dense::F32(vec![0.5, -1.0])));
+        assert_eq!(recs[0].document.as_deref(), Some("doc a"));
+        assert_eq!(recs[0].metadata["k"], 1);
+        assert_eq!(recs[1].metadata[URI_KEY], "s3://x/b");
+        assert_eq!(recs[1].document, None);
+        assert_eq!(metric_of("ip"), Some(Metric::Dot));
+    }
+}
