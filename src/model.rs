@@ -278,6 +278,9 @@ pub enum Cursor {
     Start,
     /// Keyset pagination: the next page holds records whose key is greater than `key`.
     AfterKey { key: serde_json::Value },
+    /// A server-issued position the next page starts at, inclusive (Qdrant's
+    /// `next_page_offset`: a point id).
+    From { key: serde_json::Value },
     /// Offset pagination (Chroma): the next page starts at this record number.
     Offset { offset: u64 },
     /// The source is exhausted.

@@ -16,13 +16,13 @@
 //! `cosine` → cosine, `ip` → dot; HNSW `max_neighbors` / `ef_construction`
 //! are carried as m / ef_construction.
 
+use super::http::HttpSource;
 use super::{redact_url, Description, Page, Source};
 use crate::error::{Error, Result};
 use crate::model::{
     CollectionSchema, Cursor, Dense, ElementType, IdField, IdKind, IdValue, IndexParams, Metric, Record, VectorField, VectorKind,
 };
 use serde::Serialize;
-use std::time::Duration;
 
 /// `export chroma` options.
 #[derive(Clone, Debug, clap::Args, Serialize)]
@@ -50,9 +50,8 @@ pub struct Args {
 
 pub struct Chroma {
     args: Args,
-    client: reqwest::Client,
+    http: HttpSource,
     base: String,
-    target: String,
     filter: Option<serde_json::Value>,
     collection_id: Option<String>,
     count_at_start: u64,
@@ -74,53 +73,23 @@ impl Chroma {
             Some(f) => Some(serde_json::from_str(f).map_err(|e| Error::Usage(format!("--where is not valid JSON: {e}")))?),
             None => None,
         };
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(300))
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| Error::Usage(format!("HTTP client: {e}")))?;
-        Ok(Chroma { args, client, base, target, filter, collection_id: None, count_at_start: 0 })
+        let http = HttpSource::new(
+            "chroma",
+            target,
+            args.token.clone().map(|t| ("x-chroma-token", t)),
+            "; check --token (or CHROMA_TOKEN)",
+            "; check --collection, --tenant and --database",
+        )?;
+        Ok(Chroma { args, http, base, filter, collection_id: None, count_at_start: 0 })
     }
 
     fn err(&self, message: impl Into<String>) -> Error {
-        Error::Source { source_kind: "chroma", target: self.target.clone(), message: message.into() }
-    }
-
-    /// One request with a few retries on connection errors and 5xx.
-    async fn call(&self, what: &str, req: impl Fn() -> reqwest::RequestBuilder) -> Result<serde_json::Value> {
-        let mut last = String::new();
-        for attempt in 0..4u32 {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
-            }
-            let mut r = req();
-            if let Some(t) = &self.args.token {
-                r = r.header("x-chroma-token", t);
-            }
-            match r.send().await {
-                Ok(resp) if resp.status().is_success() => {
-                    return resp.json().await.map_err(|e| self.err(format!("{what}: unexpected response: {e}")));
-                }
-                Ok(resp) if resp.status().is_server_error() => last = format!("{}: {}", resp.status(), resp.text().await.unwrap_or_default()),
-                Ok(resp) => {
-                    let status = resp.status();
-                    let body: String = resp.text().await.unwrap_or_default().chars().take(300).collect();
-                    let hint = match status.as_u16() {
-                        401 | 403 => "; check --token (or CHROMA_TOKEN)",
-                        404 => "; check --collection, --tenant and --database",
-                        _ => "",
-                    };
-                    return Err(self.err(format!("{what}: Chroma answered {status}: {body}{hint}")));
-                }
-                Err(e) => last = format!("cannot reach the server: {e}; check --url and that Chroma is running"),
-            }
-        }
-        Err(self.err(format!("{what}: {last}")))
+        self.http.err(message)
     }
 
     async fn count(&self, id: &str) -> Result<u64> {
         let url = format!("{}/collections/{id}/count", self.base);
-        let v = self.call("counting records", || self.client.get(&url)).await?;
+        let v = self.http.call("counting records", || self.http.client.get(&url)).await?;
         v.as_u64().ok_or_else(|| self.err(format!("count is not a number: {v}")))
     }
 }
@@ -149,7 +118,7 @@ impl Source for Chroma {
 
     async fn describe(&mut self) -> Result<Description> {
         let url = format!("{}/collections/{}", self.base, self.args.collection);
-        let c = self.call("looking up the collection", || self.client.get(&url)).await?;
+        let c = self.http.call("looking up the collection", || self.http.client.get(&url)).await?;
         let id = c["id"].as_str().ok_or_else(|| self.err("the collection description has no id"))?.to_owned();
         let count = self.count(&id).await?;
         let config = &c["configuration_json"];
@@ -206,7 +175,7 @@ impl Source for Chroma {
             Cursor::Start => 0,
             Cursor::Offset { offset } => *offset,
             Cursor::End => return Ok(Page { records: Vec::new(), next: None }),
-            Cursor::AfterKey { .. } => return Err(self.err("internal: a key cursor cannot resume a Chroma export")),
+            Cursor::AfterKey { .. } | Cursor::From { .. } => return Err(self.err("internal: a key cursor cannot resume a Chroma export")),
         };
         let id = self.collection_id.clone().expect("describe() runs first");
         let url = format!("{}/collections/{id}/get", self.base);
@@ -218,7 +187,7 @@ impl Source for Chroma {
         if let Some(f) = &self.filter {
             body["where"] = f.clone();
         }
-        let resp = self.call("reading records", || self.client.post(&url).json(&body)).await?;
+        let resp = self.http.call("reading records", || self.http.client.post(&url).json(&body)).await?;
         let now = self.count(&id).await?;
         if now != self.count_at_start {
             return Err(self.err(format!(

@@ -6,8 +6,10 @@
 //! that was in flight and produces byte-identical chunks.
 
 pub mod chroma;
+pub mod http;
 pub mod pgbinary;
 pub mod pgvector;
+pub mod qdrant;
 
 use crate::error::Result;
 use crate::model::{CollectionSchema, Cursor, Record};

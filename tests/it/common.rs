@@ -359,3 +359,48 @@ pub fn snapshot_rows(snap: &Path) -> Vec<serde_json::Value> {
     assert!(o.status.success(), "{}", text(&o));
     serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap().as_array().unwrap().clone()
 }
+
+/// The Qdrant REST emulator (scripts/qdrant_emulator.py) on a free loopback port.
+pub struct QdrantEmulator {
+    child: std::process::Child,
+    pub port: u16,
+    pub url: String,
+    key: Option<String>,
+}
+
+impl QdrantEmulator {
+    pub fn start(dir: &Path, key: Option<&str>) -> QdrantEmulator {
+        let port = free_port();
+        let mut cmd = Command::new(python());
+        cmd.arg(repo().join("scripts/qdrant_emulator.py")).arg(port.to_string()).arg(dir);
+        if let Some(k) = key {
+            cmd.arg(k);
+        }
+        let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start the Qdrant emulator");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while http_status(port, "/healthz") != 200 {
+            assert!(std::time::Instant::now() < deadline, "the Qdrant emulator did not start on port {port}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        QdrantEmulator { child, port, url: format!("http://127.0.0.1:{port}"), key: key.map(str::to_owned) }
+    }
+
+    /// Run scripts/qdrant_peer.py (the official client) against the emulator; returns stdout.
+    pub fn peer(&self, args: &[&str]) -> String {
+        let mut cmd = Command::new(python());
+        cmd.arg(repo().join("scripts/qdrant_peer.py")).arg(self.port.to_string()).args(args);
+        if let Some(k) = &self.key {
+            cmd.arg(k);
+        }
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "qdrant_peer.py {args:?}: {}", text(&o));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    }
+}
+
+impl Drop for QdrantEmulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
