@@ -119,8 +119,10 @@ pub struct ImportArgs {
     /// Distance metric (cosine, l2, dot); default: the source's.
     #[arg(long)]
     pub metric: Option<String>,
-    /// Chunks decoded in parallel.
-    #[arg(long, default_value_t = default_parallelism())]
+    /// Chunks read and decoded at once. Decoding always overlaps the writes;
+    /// raise this only for a destination that is faster than decoding (it
+    /// costs memory: about two chunks per unit).
+    #[arg(long, default_value_t = 1)]
     pub parallelism: usize,
     /// Points per upsert call (embedded; REST requests are sized by --max-request-bytes).
     #[arg(long, default_value_t = 1000)]

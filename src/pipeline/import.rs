@@ -303,11 +303,12 @@ fn decode(dir: &Path, snap: &CollectionEntry, k: &ChunkEntry, mapping: &Mapping)
     let mut points = Vec::with_capacity(records.len());
     let mut skipped = Vec::new();
     let mut hashed_ids = false;
-    for r in &records {
+    for r in records {
         hashed_ids |= is_hashed(&r.id);
-        match mapping.point(r, &k.file)? {
+        let id = r.id.to_json();
+        match mapping.into_point(r, &k.file)? {
             Some(p) => points.push(p),
-            None => skipped.push(r.id.to_json()),
+            None => skipped.push(id),
         }
     }
     Ok(Decoded { entry: k.clone(), points, skipped, hashed_ids })
@@ -421,7 +422,9 @@ pub fn run(opts: ImportOptions, out: &Output) -> Result<ImportSummary> {
     let total_rows: u64 = pending.iter().map(|k| k.rows).sum();
     let mut progress = Progress::new(out, &format!("import {}", plan.name), Some(total_rows));
     let parallelism = opts.parallelism.max(1);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Decoded>>(parallelism);
+    // One decoded chunk waits while the sink writes another: memory stays
+    // at a few chunks whatever the snapshot size.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Decoded>>(1);
     let dir = opts.snapshot.clone();
     let snap2 = snap.clone();
     let producer = std::thread::spawn(move || {

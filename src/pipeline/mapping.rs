@@ -159,25 +159,38 @@ impl Mapping {
 
     /// The dense vector as f32, checked. `Ok(None)`: NULL and skipping is allowed.
     pub fn vector(&self, rec: &Record, file: &str) -> Result<Option<Vec<f32>>> {
-        let data = |message: String| Error::Data { collection: self.collection.clone(), message };
         let v = match &rec.dense[self.dense_pos] {
-            Some(Dense::F32(v)) => v.clone(),
-            Some(d @ Dense::F16(_)) => d.to_f32(),
-            None if self.skip_null_vectors => return Ok(None),
-            None => {
-                return Err(data(format!(
-                    "chunk {file}, id {}: vector {} is NULL; fix the source row, or pass --skip-null-vectors to skip such rows (they are reported)",
-                    rec.id, self.dense.name
-                )))
-            }
+            Some(d) => d.to_f32(),
+            None => return self.null_vector(rec, file),
         };
-        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-            return Err(data(format!(
-                "chunk {file}, id {}: vector {} has a non-finite value ({}) at position {i}; VelesDB cannot index it. Fix the source row",
-                rec.id, self.dense.name, v[i]
-            )));
-        }
+        self.check_finite(&v, rec, file)?;
         Ok(Some(v))
+    }
+
+    fn null_vector(&self, rec: &Record, file: &str) -> Result<Option<Vec<f32>>> {
+        if self.skip_null_vectors {
+            return Ok(None);
+        }
+        Err(Error::Data {
+            collection: self.collection.clone(),
+            message: format!(
+                "chunk {file}, id {}: vector {} is NULL; fix the source row, or pass --skip-null-vectors to skip such rows (they are reported)",
+                rec.id, self.dense.name
+            ),
+        })
+    }
+
+    fn check_finite(&self, v: &[f32], rec: &Record, file: &str) -> Result<()> {
+        match v.iter().position(|x| !x.is_finite()) {
+            None => Ok(()),
+            Some(i) => Err(Error::Data {
+                collection: self.collection.clone(),
+                message: format!(
+                    "chunk {file}, id {}: vector {} has a non-finite value ({}) at position {i}; VelesDB cannot index it. Fix the source row",
+                    rec.id, self.dense.name, v[i]
+                ),
+            }),
+        }
     }
 
     pub fn sparse_vectors(&self, rec: &Record) -> Option<BTreeMap<String, SparseVector>> {
@@ -196,6 +209,20 @@ impl Mapping {
         let Some(vector) = self.vector(rec, file)? else { return Ok(None) };
         let payload = self.payload(rec, file)?;
         Ok(Some(Point::with_sparse(point_id(&rec.id), vector, Some(payload), self.sparse_vectors(rec))))
+    }
+
+    /// [`Mapping::point`] consuming the record: an f32 vector moves instead
+    /// of being copied, so a decoded chunk is not held twice.
+    pub fn into_point(&self, mut rec: Record, file: &str) -> Result<Option<Point>> {
+        let vector = match rec.dense[self.dense_pos].take() {
+            Some(Dense::F32(v)) => v,
+            Some(d) => d.to_f32(),
+            None => return self.null_vector(&rec, file).map(|_| None),
+        };
+        self.check_finite(&vector, &rec, file)?;
+        let payload = self.payload(&rec, file)?;
+        let sparse = self.sparse_vectors(&rec);
+        Ok(Some(Point::with_sparse(point_id(&rec.id), vector, Some(payload), sparse)))
     }
 }
 

@@ -355,36 +355,71 @@ struct RestPoint<'a> {
     sparse_vectors: &'a Option<BTreeMap<String, velesdb_core::sparse_index::SparseVector>>,
 }
 
-/// Points → request bodies of at most `max_bytes` (and 100 000 points).
-pub fn request_bodies(points: &[Point], max_bytes: usize) -> std::result::Result<Vec<Vec<u8>>, String> {
-    const HEAD: &[u8] = b"{\"points\":[";
-    const TAIL: &[u8] = b"]}";
-    const MAX_POINTS: usize = 100_000;
-    let mut bodies = Vec::new();
-    let mut cur: Vec<u8> = HEAD.to_vec();
-    let mut n = 0usize;
-    for p in points {
-        let one = serde_json::to_vec(&RestPoint { id: p.id, vector: &p.vector, payload: &p.payload, sparse_vectors: &p.sparse_vectors })
-            .map_err(|e| format!("point {}: {e}", p.id))?;
-        if HEAD.len() + one.len() + TAIL.len() > max_bytes {
-            return Err(format!("point {} alone is {} bytes, over --max-request-bytes {max_bytes}; raise it", p.id, one.len()));
+/// Points → request bodies of at most `max_bytes` (and 100 000 points),
+/// built one at a time as they are pulled, so only the bodies in flight are
+/// in memory.
+pub struct Bodies<'a> {
+    points: &'a [Point],
+    next: usize,
+    max_bytes: usize,
+    /// A point serialised but not yet placed (it did not fit the last body).
+    carry: Option<Vec<u8>>,
+}
+
+pub fn request_bodies(points: &[Point], max_bytes: usize) -> Bodies<'_> {
+    Bodies { points, next: 0, max_bytes, carry: None }
+}
+
+impl Iterator for Bodies<'_> {
+    type Item = std::result::Result<Vec<u8>, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        const HEAD: &[u8] = b"{\"points\":[";
+        const TAIL: &[u8] = b"]}";
+        const MAX_POINTS: usize = 100_000;
+        let mut cur: Vec<u8> = HEAD.to_vec();
+        let mut n = 0usize;
+        loop {
+            let one = match self.carry.take() {
+                Some(one) => one,
+                None => {
+                    let p = self.points.get(self.next)?;
+                    self.next += 1;
+                    let one = serde_json::to_vec(&RestPoint { id: p.id, vector: &p.vector, payload: &p.payload, sparse_vectors: &p.sparse_vectors });
+                    match one {
+                        Ok(one) if HEAD.len() + one.len() + TAIL.len() > self.max_bytes => {
+                            self.next = self.points.len(); // stop after this error
+                            return Some(Err(format!(
+                                "point {} alone is {} bytes, over --max-request-bytes {}; raise it",
+                                p.id,
+                                one.len(),
+                                self.max_bytes
+                            )));
+                        }
+                        Ok(one) => one,
+                        Err(e) => {
+                            self.next = self.points.len();
+                            return Some(Err(format!("point {}: {e}", p.id)));
+                        }
+                    }
+                }
+            };
+            if n > 0 && (cur.len() + 1 + one.len() + TAIL.len() > self.max_bytes || n == MAX_POINTS) {
+                self.carry = Some(one);
+                break;
+            }
+            if n > 0 {
+                cur.push(b',');
+            }
+            cur.extend_from_slice(&one);
+            n += 1;
+            if self.next >= self.points.len() {
+                break;
+            }
         }
-        if n > 0 && (cur.len() + 1 + one.len() + TAIL.len() > max_bytes || n == MAX_POINTS) {
-            cur.extend_from_slice(TAIL);
-            bodies.push(std::mem::replace(&mut cur, HEAD.to_vec()));
-            n = 0;
-        }
-        if n > 0 {
-            cur.push(b',');
-        }
-        cur.extend_from_slice(&one);
-        n += 1;
-    }
-    if n > 0 {
         cur.extend_from_slice(TAIL);
-        bodies.push(cur);
+        Some(Ok(cur))
     }
-    Ok(bodies)
 }
 
 #[derive(serde::Deserialize)]
@@ -408,26 +443,30 @@ impl Sink for RestCollection {
 
     fn upsert(&self, points: &[Point], chunk: &str) -> Result<()> {
         let s = &self.server;
-        let bodies = request_bodies(points, s.opts.max_request_bytes).map_err(|m| s.err(&self.name, format!("chunk {chunk}: {m}")))?;
         let url = s.url(&format!("/v1/collections/{}/points", self.name));
         let what = format!("upserting chunk {chunk}");
-        let total: usize = bodies.iter().map(Vec::len).sum();
+        // Bodies are encoded as request slots free up: at most `concurrency`
+        // bodies exist at a time, whatever the chunk size.
+        let bodies = request_bodies(points, s.opts.max_request_bytes)
+            .map(|b| b.map(bytes::Bytes::from).map_err(|m| s.err(&self.name, format!("chunk {chunk}: {m}"))));
         s.rt.block_on(
-            stream::iter(bodies.into_iter().map(bytes::Bytes::from))
-                .map(|body| {
+            stream::iter(bodies)
+                .map_ok(|body| {
                     let url = url.clone();
                     let what = what.clone();
                     async move {
+                        let len = body.len() as u64;
                         s.send(&what, &self.name, false, || {
                             s.client.post(&url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone())
                         })
-                        .await
+                        .await?;
+                        self.bytes_sent.fetch_add(len, Ordering::Relaxed);
+                        Ok(())
                     }
                 })
-                .buffer_unordered(s.opts.concurrency)
-                .try_collect::<Vec<_>>(),
+                .try_buffer_unordered(s.opts.concurrency)
+                .try_collect::<Vec<()>>(),
         )?;
-        self.bytes_sent.fetch_add(total as u64, Ordering::Relaxed);
         Ok(())
     }
 
@@ -474,7 +513,7 @@ mod tests {
     fn bodies_are_split_by_bytes_and_stay_valid_json() {
         let pts: Vec<Point> = (0..50).map(|i| Point::new(i, vec![0.1; 64], Some(serde_json::json!({"i": i})))).collect();
         let one = serde_json::to_vec(&RestPoint { id: 0, vector: &pts[0].vector, payload: &pts[0].payload, sparse_vectors: &None }).unwrap().len();
-        let bodies = request_bodies(&pts, one * 10 + 20).unwrap();
+        let bodies: Vec<Vec<u8>> = request_bodies(&pts, one * 10 + 20).collect::<Result<_, _>>().unwrap();
         assert!(bodies.len() >= 5, "{}", bodies.len());
         let mut ids = Vec::new();
         for b in &bodies {
@@ -483,8 +522,8 @@ mod tests {
             ids.extend(v["points"].as_array().unwrap().iter().map(|p| p["id"].as_u64().unwrap()));
         }
         assert_eq!(ids, (0..50).collect::<Vec<u64>>());
-        assert!(request_bodies(&pts, one / 2).unwrap_err().contains("--max-request-bytes"));
-        assert_eq!(request_bodies(&[], 1 << 20).unwrap().len(), 0);
+        assert!(request_bodies(&pts, one / 2).next().unwrap().unwrap_err().contains("--max-request-bytes"));
+        assert_eq!(request_bodies(&[], 1 << 20).count(), 0);
     }
 
     #[test]
