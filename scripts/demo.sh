@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job, end to end, on this machine with no external server:
-#   1. start a local PostgreSQL + pgvector (scripts/setup.sh) and fill a
+#   1. start a local PostgreSQL + pgvector (scripts/pg.sh) and fill a
 #      sample table (DEMO_ROWS rows of DEMO_DIM-dimensional vectors, text ids,
 #      jsonb metadata, a document column, an HNSW cosine index);
 #   2. export it into a snapshot (demo/snapshot) and verify the snapshot;
@@ -15,7 +15,9 @@ ROWS="${DEMO_ROWS:-5000}"
 DIM="${DEMO_DIM:-384}"
 OUT="${DEMO_DIR:-$REPO/demo}"
 
-url="$(bash scripts/setup.sh)"
+command -v cargo >/dev/null 2>&1 || die "cargo not found on PATH; install the Rust toolchain (https://rustup.rs or apt-get install cargo)"
+bash scripts/pg.sh start
+url="$(bash scripts/pg.sh url)"
 log "building velesdb-migrate (release; the first build takes several minutes)"
 cargo build --release --quiet
 BIN="$REPO/target/release/velesdb-migrate"

