@@ -22,10 +22,11 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 # The test peers: Python packages (Chroma server, Qdrant client), PostgreSQL
-# + pgvector, and a velesdb-server build (all skipped when present).
+# + pgvector, a velesdb-server build and pgbouncer (all skipped when present).
 ensure_venv test
 bash "$REPO/scripts/pg.sh" start
 bash "$REPO/scripts/velesdb-server.sh" install
+bash "$REPO/scripts/pgbouncer.sh" install
 
 url="$(bash "$REPO/scripts/pg.sh" url)"
 log "PostgreSQL + pgvector: $url"

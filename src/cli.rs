@@ -6,7 +6,7 @@ use crate::pipeline::{export, import, mapping::MappingArgs, validate};
 use crate::progress::Output;
 use crate::snapshot::{verify, Manifest};
 use crate::sink::{self, rest::RestArgs};
-use crate::sources::{chroma, pgvector, qdrant};
+use crate::sources::{chroma, pgvector, qdrant, supabase};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -63,6 +63,13 @@ pub enum SourceArgs {
     Chroma {
         #[command(flatten)]
         args: chroma::Args,
+        #[command(flatten)]
+        common: ExportCommon,
+    },
+    /// Supabase (PostgreSQL + pgvector; works through the transaction pooler).
+    Supabase {
+        #[command(flatten)]
+        args: supabase::Args,
         #[command(flatten)]
         common: ExportCommon,
     },
@@ -200,6 +207,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                         export::run(src, common.options(), &out).await
                     }
                     SourceArgs::Chroma { args, common } => export::run(chroma::Chroma::connect(args)?, common.options(), &out).await,
+                    SourceArgs::Supabase { args, common } => export::run(supabase::connect(args).await?, common.options(), &out).await,
                     SourceArgs::Qdrant { args, common } => export::run(qdrant::Qdrant::connect(args)?, common.options(), &out).await,
                 }
             })?;

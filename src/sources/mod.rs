@@ -10,6 +10,7 @@ pub mod http;
 pub mod pgbinary;
 pub mod pgvector;
 pub mod qdrant;
+pub mod supabase;
 
 use crate::error::Result;
 use crate::model::{CollectionSchema, Cursor, Record};

@@ -25,9 +25,9 @@ use std::time::Duration;
 pub struct Args {
     /// PostgreSQL connection URL (postgres://user:password@host:port/db). The
     /// password is never written to the snapshot or printed.
-    #[arg(long, env = "DATABASE_URL")]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     #[serde(skip)]
-    pub url: String,
+    pub url: Option<String>,
     /// Table to export.
     #[arg(long)]
     pub table: String,
@@ -90,6 +90,7 @@ struct Plan {
 }
 
 pub struct Pgvector {
+    kind: &'static str,
     args: Args,
     pool: PgPool,
     address: String,
@@ -101,6 +102,8 @@ pub struct Pgvector {
 struct Column {
     name: String,
     typname: String,
+    /// Schema of the column's type (where pgvector's functions live).
+    typschema: String,
     format: String,
     typmod: i32,
     category: String,
@@ -114,12 +117,19 @@ fn quote_ident(s: &str) -> String {
 
 impl Pgvector {
     pub async fn connect(args: Args) -> Result<Pgvector> {
-        let address = redact_url(&args.url);
+        Self::connect_as("pgvector", args).await
+    }
+
+    /// Connect, naming the source `kind` in the manifest and messages
+    /// (`supabase` is PostgreSQL + pgvector behind Supabase's endpoints).
+    pub async fn connect_as(kind: &'static str, args: Args) -> Result<Pgvector> {
+        let url = args.url.clone().ok_or_else(|| Error::Usage("--url is required (or set DATABASE_URL)".into()))?;
+        let address = redact_url(&url);
         let target = format!("{} at {address}", args.table);
-        let fail = |e: sqlx::Error| Error::Source { source_kind: "pgvector", target: target.clone(), message: connect_hint(&e) };
+        let fail = |e: sqlx::Error| Error::Source { source_kind: kind, target: target.clone(), message: connect_hint(&e) };
         // One direct attempt first: the pool retries refused connections
         // until its timeout, which would make a wrong host hang for 30 s.
-        let probe = tokio::time::timeout(Duration::from_secs(30), sqlx::PgConnection::connect(&args.url))
+        let probe = tokio::time::timeout(Duration::from_secs(30), sqlx::PgConnection::connect(&url))
             .await
             .map_err(|_| fail(sqlx::Error::PoolTimedOut))?
             .map_err(fail)?;
@@ -127,14 +137,14 @@ impl Pgvector {
         let pool = PgPoolOptions::new()
             .max_connections(2)
             .acquire_timeout(Duration::from_secs(30))
-            .connect(&args.url)
+            .connect(&url)
             .await
-            .map_err(|e| Error::Source { source_kind: "pgvector", target: target.clone(), message: connect_hint(&e) })?;
-        Ok(Pgvector { args, pool, address, target, plan: None })
+            .map_err(|e| Error::Source { source_kind: kind, target: target.clone(), message: connect_hint(&e) })?;
+        Ok(Pgvector { kind, args, pool, address, target, plan: None })
     }
 
     fn err(&self, message: impl Into<String>) -> Error {
-        Error::Source { source_kind: "pgvector", target: self.target.clone(), message: message.into() }
+        Error::Source { source_kind: self.kind, target: self.target.clone(), message: message.into() }
     }
 
     fn sql_err(&self, what: &str, e: sqlx::Error) -> Error {
@@ -171,7 +181,7 @@ fn connect_hint(e: &sqlx::Error) -> String {
 
 impl Source for Pgvector {
     fn kind(&self) -> &'static str {
-        "pgvector"
+        self.kind
     }
 
     fn address(&self) -> String {
@@ -184,10 +194,14 @@ impl Source for Pgvector {
 
     async fn describe(&mut self) -> Result<Description> {
         let table = self.table_sql();
+        // One transaction for the whole discovery, and unnamed statements
+        // only: both needed behind transaction-mode poolers (pgbouncer,
+        // Supabase port 6543), harmless on a direct connection.
+        let mut tx = self.pool.begin().await.map_err(|e| self.sql_err("starting a transaction", e))?;
         // Resolve the table (and its real schema).
         let row = sqlx::query("SELECT n.nspname::text, c.relname::text, c.reltuples::float8 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)")
             .bind(&table)
-            .fetch_optional(&self.pool)
+            .persistent(false).fetch_optional(&mut *tx)
             .await
             .map_err(|e| self.sql_err("looking up the table", e))?;
         let Some(row) = row else {
@@ -202,16 +216,16 @@ impl Source for Pgvector {
         self.target = format!("{nsp}.{rel} at {}", self.address);
 
         let cols: Vec<Column> = sqlx::query(
-            "SELECT a.attname::text, t.typname::text, format_type(a.atttypid, a.atttypmod), a.atttypmod, t.typcategory::text \
-             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
+            "SELECT a.attname::text, t.typname::text, format_type(a.atttypid, a.atttypmod), a.atttypmod, t.typcategory::text, tn.nspname::text \
+             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid JOIN pg_namespace tn ON tn.oid = t.typnamespace \
              WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
         )
         .bind(&qualified)
-        .fetch_all(&self.pool)
+        .persistent(false).fetch_all(&mut *tx)
         .await
         .map_err(|e| self.sql_err("reading the columns", e))?
         .iter()
-        .map(|r| Column { name: r.get(0), typname: r.get(1), format: r.get(2), typmod: r.get(3), category: r.get(4) })
+        .map(|r| Column { name: r.get(0), typname: r.get(1), format: r.get(2), typmod: r.get(3), category: r.get(4), typschema: r.get(5) })
         .collect();
 
         // --- id column
@@ -223,7 +237,7 @@ impl Source for Pgvector {
                 )
                 .bind(&qualified)
                 .bind(c)
-                .fetch_one(&self.pool)
+                .persistent(false).fetch_one(&mut *tx)
                 .await
                 .map_err(|e| self.sql_err("checking the id column", e))?;
                 if unique == 0 {
@@ -241,7 +255,7 @@ impl Source for Pgvector {
                      WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY a.attnum",
                 )
                 .bind(&qualified)
-                .fetch_all(&self.pool)
+                .persistent(false).fetch_all(&mut *tx)
                 .await
                 .map_err(|e| self.sql_err("reading the primary key", e))?;
                 match pk.len() {
@@ -268,7 +282,7 @@ impl Source for Pgvector {
             quote_ident(&id_name),
             self.args.filter.as_deref().map(|f| format!(" AND ({f})")).unwrap_or_default()
         ))
-        .fetch_one(&self.pool)
+        .persistent(false).fetch_one(&mut *tx)
         .await
         .map_err(|e| self.sql_err("checking the id column for NULLs", e))?;
         if nulls > 0 {
@@ -304,7 +318,7 @@ impl Source for Pgvector {
         if vec_cols.is_empty() {
             return Err(self.err("the table has no vector, halfvec or sparsevec column; check --table (is pgvector installed in this database?)"));
         }
-        let indexes = self.indexes(&qualified).await?;
+        let indexes = self.indexes(&mut tx, &qualified).await?;
         let mut notes = Vec::new();
         let mut dense = Vec::new();
         let mut sparse = Vec::new();
@@ -312,7 +326,7 @@ impl Source for Pgvector {
             let dimension = if c.typmod > 0 {
                 c.typmod as u32
             } else {
-                let d = self.sample_dimension(&qualified, c).await?;
+                let d = self.sample_dimension(&mut tx, &qualified, c).await?;
                 notes.push(format!("column {} has no declared dimension; found {d} in the data", c.name));
                 d
             };
@@ -396,7 +410,10 @@ impl Source for Pgvector {
 
         let id_sql = quote_ident(&id_name);
         let mut select = vec![id_sql.clone()];
-        select.extend(dense.iter().chain(sparse.iter()).map(|f| quote_ident(&f.name)));
+        for f in dense.iter().chain(sparse.iter()) {
+            let c = cols.iter().find(|c| c.name == f.name).expect("vector column");
+            select.push(send_expr(c));
+        }
         select.extend(meta_sql);
         if let Some(d) = doc_col {
             select.push(quote_ident(&d.name));
@@ -407,7 +424,7 @@ impl Source for Pgvector {
         // Make sure the filter is valid before any chunk is written.
         if let Some(f) = &filter {
             sqlx::query(&format!("SELECT 1 FROM {qualified} WHERE ({f}) LIMIT 0"))
-                .execute(&self.pool)
+                .persistent(false).execute(&mut *tx)
                 .await
                 .map_err(|e| self.sql_err("checking --where", e))?;
         }
@@ -465,7 +482,9 @@ impl Source for Pgvector {
         if let Some(k) = &key {
             q = q.bind(k);
         }
-        let rows = q.fetch_all(&self.pool).await.map_err(|e| self.sql_err("reading rows", e))?;
+        let mut tx = self.pool.begin().await.map_err(|e| self.sql_err("starting a transaction", e))?;
+        let rows = q.persistent(false).fetch_all(&mut *tx).await.map_err(|e| self.sql_err("reading rows", e))?;
+        tx.commit().await.map_err(|e| self.sql_err("ending the transaction", e))?;
         let n = rows.len();
         // Decoding is CPU work: do it on rayon, not on the async runtime.
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -485,7 +504,7 @@ impl Source for Pgvector {
 
 impl Pgvector {
     /// (column, access method, opclass, index name, reloptions) for HNSW/IVFFlat indexes.
-    async fn indexes(&self, qualified: &str) -> Result<Vec<(String, String, String, String, String)>> {
+    async fn indexes(&self, tx: &mut sqlx::PgConnection, qualified: &str) -> Result<Vec<(String, String, String, String, String)>> {
         let rows = sqlx::query(
             "SELECT a.attname::text, am.amname::text, oc.opcname::text, ic.relname::text, coalesce(array_to_string(ic.reloptions, ','), '') \
              FROM pg_index i \
@@ -496,16 +515,16 @@ impl Pgvector {
              WHERE i.indrelid = $1::regclass AND am.amname IN ('hnsw', 'ivfflat') ORDER BY ic.relname",
         )
         .bind(qualified)
-        .fetch_all(&self.pool)
+        .persistent(false).fetch_all(&mut *tx)
         .await
         .map_err(|e| self.sql_err("reading the vector indexes", e))?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect())
     }
 
-    async fn sample_dimension(&self, qualified: &str, c: &Column) -> Result<u32> {
+    async fn sample_dimension(&self, tx: &mut sqlx::PgConnection, qualified: &str, c: &Column) -> Result<u32> {
         let q = quote_ident(&c.name);
-        let row = sqlx::query(&format!("SELECT {q} FROM {qualified} WHERE {q} IS NOT NULL LIMIT 1"))
-            .fetch_optional(&self.pool)
+        let row = sqlx::query(&format!("SELECT {} FROM {qualified} WHERE {q} IS NOT NULL LIMIT 1", send_expr(c)))
+            .persistent(false).fetch_optional(&mut *tx)
             .await
             .map_err(|e| self.sql_err("sampling a vector", e))?;
         let Some(row) = row else {
@@ -522,6 +541,14 @@ impl Pgvector {
             _ => bin::sparsevec(b).map_err(|e| self.err(e))?.0,
         })
     }
+}
+
+/// A vector column as its binary send format, typed `bytea`: the bytes are
+/// exactly what binary results would carry, and the driver needs no lookup
+/// of the extension's types (such lookups prepare named statements, which
+/// transaction-mode poolers cannot keep).
+fn send_expr(c: &Column) -> String {
+    format!("{}.{}({})", quote_ident(&c.typschema), quote_ident(&format!("{}_send", c.typname)), quote_ident(&c.name))
 }
 
 fn opclass_metric(opclass: &str) -> Option<Metric> {

@@ -404,3 +404,24 @@ impl Drop for QdrantEmulator {
         let _ = self.child.wait();
     }
 }
+
+/// pgbouncer in transaction mode in front of the test PostgreSQL (scripts/pgbouncer.sh).
+pub struct PgBouncer {
+    pub port: u16,
+    pub url: String,
+}
+
+impl PgBouncer {
+    pub fn start() -> PgBouncer {
+        let port = free_port();
+        let o = Command::new("bash").arg(repo().join("scripts/pgbouncer.sh")).args(["start", &port.to_string()]).output().unwrap();
+        assert!(o.status.success(), "pgbouncer: {}", text(&o));
+        PgBouncer { port, url: format!("postgres://postgres@127.0.0.1:{port}/postgres") }
+    }
+}
+
+impl Drop for PgBouncer {
+    fn drop(&mut self) {
+        let _ = Command::new("bash").arg(repo().join("scripts/pgbouncer.sh")).args(["stop", &self.port.to_string()]).output();
+    }
+}

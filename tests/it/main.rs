@@ -9,3 +9,4 @@ mod resume;
 mod rest;
 mod roundtrip;
 mod snapshot_files;
+mod supabase;
