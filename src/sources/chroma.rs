@@ -16,7 +16,7 @@
 //! `cosine` → cosine, `ip` → dot; HNSW `max_neighbors` / `ef_construction`
 //! are carried as m / ef_construction.
 
-use super::http::HttpSource;
+use super::http::{json_flag, HttpSource};
 use super::{redact_url, Description, Page, Source};
 use crate::error::{Error, Result};
 use crate::model::{
@@ -69,10 +69,7 @@ impl Chroma {
             args.database
         );
         let target = format!("collection {} at {}", args.collection, redact_url(&args.url));
-        let filter = match &args.filter {
-            Some(f) => Some(serde_json::from_str(f).map_err(|e| Error::Usage(format!("--where is not valid JSON: {e}")))?),
-            None => None,
-        };
+        let filter = json_flag("--where", &args.filter)?;
         let http = HttpSource::new(
             "chroma",
             target,

@@ -16,6 +16,14 @@ pub struct HttpSource {
     not_found_hint: &'static str,
 }
 
+/// A filter flag's JSON text, parsed (a usage error naming the flag otherwise).
+pub fn json_flag(flag: &str, value: &Option<String>) -> Result<Option<serde_json::Value>> {
+    value
+        .as_deref()
+        .map(|f| serde_json::from_str(f).map_err(|e| Error::Usage(format!("{flag} is not valid JSON: {e}"))))
+        .transpose()
+}
+
 impl HttpSource {
     pub fn new(
         kind: &'static str,

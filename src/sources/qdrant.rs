@@ -14,9 +14,9 @@
 //! import asks for `--metric`). Multi-vectors are refused with a clear
 //! message (the snapshot format has no column type for them yet).
 
-use super::http::HttpSource;
+use super::http::{json_flag, HttpSource};
 use super::{redact_url, Description, Page, Source};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::{
     CollectionSchema, Cursor, Dense, ElementType, IdField, IdKind, IdValue, IndexParams, Metric, Record, Sparse, VectorField, VectorKind,
 };
@@ -69,10 +69,7 @@ impl Qdrant {
     pub fn connect(args: Args) -> Result<Qdrant> {
         let base = format!("{}/collections/{}", args.url.trim_end_matches('/'), args.collection);
         let target = format!("collection {} at {}", args.collection, redact_url(&args.url));
-        let filter = match &args.filter {
-            Some(f) => Some(serde_json::from_str(f).map_err(|e| Error::Usage(format!("--filter is not valid JSON: {e}")))?),
-            None => None,
-        };
+        let filter = json_flag("--filter", &args.filter)?;
         let http = HttpSource::new(
             "qdrant",
             target,
