@@ -4,7 +4,7 @@ use crate::error::{Error, Result};
 use crate::model::Metric;
 use crate::pipeline::{export, import, mapping::MappingArgs, validate};
 use crate::progress::Output;
-use crate::snapshot::{verify, Manifest};
+use crate::snapshot::{archive, verify, Manifest};
 use crate::sink::{self, rest::RestArgs};
 use crate::sources::{chroma, pgvector, qdrant, supabase};
 use clap::{Parser, Subcommand};
@@ -36,9 +36,29 @@ pub enum Command {
     },
     /// Import a snapshot into VelesDB (resumable).
     Import(ImportArgs),
-    /// Re-hash every chunk of a snapshot and check it against its manifest.
+    /// Re-hash every chunk of a snapshot (directory or packed archive) and check it against its manifest.
     Verify {
+        /// Snapshot directory, or an archive made by `pack` (FILE, or FILE.000 for split parts).
+        dir: PathBuf,
+    },
+    /// Pack a snapshot into one tar file (manifest first), optionally split into parts, for air-gapped transfer.
+    Pack {
         /// Snapshot directory.
+        dir: PathBuf,
+        /// Archive to write (parts are FILE.000, FILE.001, … with --split-size).
+        file: PathBuf,
+        /// Largest part, in bytes (suffixes K, M, G: powers of 1024).
+        #[arg(long, value_parser = parse_size)]
+        split_size: Option<u64>,
+        /// Pack the committed chunks of an unfinished export.
+        #[arg(long)]
+        partial: bool,
+    },
+    /// Restore a snapshot from an archive made by `pack`, checking every chunk.
+    Unpack {
+        /// Archive (FILE, or FILE.000 for split parts).
+        file: PathBuf,
+        /// New or empty directory to unpack into.
         dir: PathBuf,
     },
     /// Show what a snapshot holds.
@@ -263,21 +283,23 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             });
             Ok(Outcome::Ok)
         }
-        Command::Verify { dir } => {
-            let r = verify::verify(&dir)?;
-            emit(&out, &r, || {
-                for f in &r.findings {
-                    println!("BAD  {} [{}]: {}", f.file, f.kind, f.message);
-                }
-                println!(
-                    "{}: {} chunk(s), {} rows, {:.1} MiB checked; {}",
-                    r.snapshot,
-                    r.chunks_checked,
-                    r.rows,
-                    r.bytes as f64 / 1048576.0,
-                    if r.ok() { "all chunks match the manifest".to_string() } else { format!("{} problem(s)", r.findings.len()) }
-                );
+        Command::Pack { dir, file, split_size, partial } => {
+            let files = archive::pack(&dir, &file, split_size, partial)?;
+            let sizes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+            let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            emit(&out, &serde_json::json!({ "snapshot": dir.display().to_string(), "files": names, "bytes": sizes }), || {
+                println!("packed {} into {} ({:.1} MiB)", dir.display(), names.join(", "), sizes as f64 / 1048576.0)
             });
+            Ok(Outcome::Ok)
+        }
+        Command::Unpack { file, dir } => {
+            let r = archive::unpack(&file, &dir)?;
+            report_verify(&out, &r, &format!("unpacked into {}", dir.display()));
+            Ok(if r.ok() { Outcome::Ok } else { Outcome::Findings })
+        }
+        Command::Verify { dir } => {
+            let r = if dir.is_dir() { verify::verify(&dir)? } else { archive::verify_archive(&dir)? };
+            report_verify(&out, &r, "verified");
             Ok(if r.ok() { Outcome::Ok } else { Outcome::Findings })
         }
         Command::Inspect { dir } => {
@@ -312,6 +334,34 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             Ok(if r.ok { Outcome::Ok } else { Outcome::Findings })
         }
     }
+}
+
+/// `123`, `64K`, `700M`, `4G` (powers of 1024).
+fn parse_size(s: &str) -> std::result::Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&s[..s.len() - 1], 1u64 << 10),
+        Some('M') => (&s[..s.len() - 1], 1 << 20),
+        Some('G') => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<u64>().map(|n| n * mult).map_err(|_| format!("{s:?} is not a size (e.g. 700M, 4G)"))
+}
+
+fn report_verify(out: &Output, r: &verify::VerifyReport, done: &str) {
+    emit(out, r, || {
+        for f in &r.findings {
+            println!("BAD  {} [{}]: {}", f.file, f.kind, f.message);
+        }
+        println!(
+            "{}: {} chunk(s), {} rows, {:.1} MiB checked; {}",
+            r.snapshot,
+            r.chunks_checked,
+            r.rows,
+            r.bytes as f64 / 1048576.0,
+            if r.ok() { format!("all chunks match the manifest; {done}") } else { format!("{} problem(s)", r.findings.len()) }
+        );
+    });
 }
 
 fn parse_metric(m: Option<&str>) -> Result<Option<Metric>> {

@@ -7,6 +7,7 @@
 //! fsync, rename, fsync of the directory). Files that the manifest does not
 //! list are leftovers of an interrupted run and are removed on resume.
 
+pub mod archive;
 pub mod chunk;
 pub mod fsutil;
 pub mod manifest;
