@@ -298,7 +298,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             Ok(if r.ok() { Outcome::Ok } else { Outcome::Findings })
         }
         Command::Verify { dir } => {
-            let r = if dir.is_dir() { verify::verify(&dir)? } else { archive::verify_archive(&dir)? };
+            let archive = dir.is_file() || archive::archive_parts(&dir).is_ok();
+            let r = if archive { archive::verify_archive(&dir)? } else { verify::verify(&dir)? };
             report_verify(&out, &r, "verified");
             Ok(if r.ok() { Outcome::Ok } else { Outcome::Findings })
         }
