@@ -14,5 +14,5 @@ cargo test --release "$@" 2>&1 | tee "$log_file"
 status=${PIPESTATUS[0]}
 set -e
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     END { printf "all tests: %d passed, %d failed\n", p, f }' "$log_file"
+     END { printf "total: %d passed, %d failed\n", p, f }' "$log_file"
 exit "$status"
