@@ -61,6 +61,12 @@ pub enum Command {
         /// New or empty directory to unpack into.
         dir: PathBuf,
     },
+    /// List what a source holds: tables or collections with their vectors,
+    /// metric, index, ids and metadata, as an export would record them.
+    Discover {
+        #[command(subcommand)]
+        source: DiscoverSource,
+    },
     /// Show what a snapshot holds.
     Inspect {
         /// Snapshot directory.
@@ -99,6 +105,16 @@ pub enum SourceArgs {
         args: qdrant::Args,
         #[command(flatten)]
         common: ExportCommon,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DiscoverSource {
+    /// Every table with a vector, halfvec or sparsevec column.
+    Pgvector {
+        /// PostgreSQL connection URL (the password is never printed).
+        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+        url: String,
     },
 }
 
@@ -302,6 +318,46 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let r = if archive { archive::verify_archive(&dir)? } else { verify::verify(&dir)? };
             report_verify(&out, &r, "verified");
             Ok(if r.ok() { Outcome::Ok } else { Outcome::Findings })
+        }
+        Command::Discover { source } => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| Error::io("starting the async runtime", e))?;
+            let found = match source {
+                DiscoverSource::Pgvector { url } => rt.block_on(pgvector::discover(&url))?,
+            };
+            emit(&out, &found, || {
+                if found.is_empty() {
+                    println!("no table with a vector, halfvec or sparsevec column");
+                }
+                for t in &found {
+                    let rows = t.rows_estimate.map(|n| format!("~{n} rows")).unwrap_or_else(|| "rows unknown".into());
+                    match (&t.collection, &t.problem) {
+                        (Some(c), _) => {
+                            let vectors: Vec<String> = c
+                                .vectors
+                                .iter()
+                                .map(|v| format!("{} {:?} dim {} {}", v.name, v.element, v.dimension, v.metric.map(|m| m.to_string()).unwrap_or_else(|| "metric unknown".into())))
+                                .collect();
+                            println!(
+                                "{}.{} ({rows}): id {} ({:?}); vectors: {}; {} metadata field(s){}",
+                                t.schema,
+                                t.table,
+                                c.id.name,
+                                c.id.kind,
+                                vectors.join(", "),
+                                c.metadata.len(),
+                                c.document.as_deref().map(|d| format!("; document: {d}")).unwrap_or_default()
+                            );
+                        }
+                        (None, Some(p)) => println!("{}.{} ({rows}): cannot be exported as is: {p}", t.schema, t.table),
+                        (None, None) => {}
+                    }
+                }
+            });
+            Ok(Outcome::Ok)
         }
         Command::Inspect { dir } => {
             let m = Manifest::load(&dir)?;

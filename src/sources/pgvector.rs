@@ -697,3 +697,59 @@ mod tests {
         assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
     }
 }
+
+/// One table found by [`discover`].
+#[derive(Debug, Serialize)]
+pub struct Discovered {
+    pub schema: String,
+    pub table: String,
+    /// Row estimate (`pg_class.reltuples`), when PostgreSQL has one.
+    pub rows_estimate: Option<u64>,
+    /// What an export would record, when the table can be exported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collection: Option<CollectionSchema>,
+    /// Why it cannot be exported as it is (and the fix).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// Every table (and materialized view) with a vector, halfvec or sparsevec
+/// column, each described as `export pgvector` would see it.
+pub async fn discover(url: &str) -> Result<Vec<Discovered>> {
+    let base = Args {
+        url: Some(url.to_owned()),
+        table: String::new(),
+        schema: None,
+        id_column: None,
+        vector_columns: Vec::new(),
+        document_column: None,
+        no_document: false,
+        no_merge_jsonb: false,
+        filter: None,
+    };
+    let mut src = Pgvector::connect(base.clone()).await?;
+    let rows = sqlx::query(
+        "SELECT DISTINCT n.nspname::text, c.relname::text, c.reltuples::float8 \
+         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+         JOIN pg_type t ON t.oid = a.atttypid \
+         WHERE t.typname IN ('vector', 'halfvec', 'sparsevec') AND a.attnum > 0 AND NOT a.attisdropped \
+           AND c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+         ORDER BY 1, 2",
+    )
+    .persistent(false)
+    .fetch_all(&src.pool)
+    .await
+    .map_err(|e| src.sql_err("listing tables with vector columns", e))?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (schema, table, reltuples): (String, String, f64) = (r.get(0), r.get(1), r.get(2));
+        src.args = Args { table: table.clone(), schema: Some(schema.clone()), ..base.clone() };
+        src.target = format!("{schema}.{table} at {}", src.address);
+        let (collection, problem) = match src.describe().await {
+            Ok(d) => (Some(d.schema), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        out.push(Discovered { schema, table, rows_estimate: (reltuples >= 0.0).then_some(reltuples as u64), collection, problem });
+    }
+    Ok(out)
+}

@@ -167,3 +167,24 @@ fn empty_table_and_exactly_one_chunk() {
     assert_eq!(s["rows"], 7);
     assert_eq!(manifest(&snap2)["collections"][0]["filter"], "n = 3");
 }
+
+#[test]
+fn discover_lists_tables_as_an_export_would_see_them() {
+    let s = table("disc");
+    psql(&format!(
+        "CREATE SCHEMA {s};
+         CREATE TABLE {s}.good (id bigint PRIMARY KEY, embedding vector(3), title text);
+         CREATE INDEX ON {s}.good USING hnsw (embedding vector_l2_ops) WITH (m = 10, ef_construction = 50);
+         CREATE TABLE {s}.nokey (id int, v halfvec(2));"
+    ));
+    let url = pg_url();
+    let found = ok_json(&["discover", "pgvector", "--url", &url]);
+    let mine: Vec<&serde_json::Value> = found.as_array().unwrap().iter().filter(|t| t["schema"] == s.as_str()).collect();
+    assert_eq!(mine.len(), 2, "{mine:?}");
+    let good = mine.iter().find(|t| t["table"] == "good").unwrap();
+    assert_eq!(good["collection"]["id"]["kind"], "int");
+    assert_eq!(good["collection"]["vectors"][0]["metric"], "l2");
+    assert_eq!(good["collection"]["vectors"][0]["index"]["m"], 10);
+    let nokey = mine.iter().find(|t| t["table"] == "nokey").unwrap();
+    assert!(nokey["problem"].as_str().unwrap().contains("no primary key"), "{nokey}");
+}
