@@ -116,6 +116,28 @@ pub enum DiscoverSource {
         #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
         url: String,
     },
+    /// Every collection of a Chroma tenant/database.
+    Chroma {
+        /// Chroma server URL.
+        #[arg(long, default_value = "http://localhost:8000")]
+        url: String,
+        #[arg(long, default_value = "default_tenant")]
+        tenant: String,
+        #[arg(long, default_value = "default_database")]
+        database: String,
+        /// Auth token (x-chroma-token).
+        #[arg(long, env = "CHROMA_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// Every collection of a Qdrant server.
+    Qdrant {
+        /// Qdrant REST URL.
+        #[arg(long, default_value = "http://localhost:6333")]
+        url: String,
+        /// API key.
+        #[arg(long, env = "QDRANT_API_KEY", hide_env_values = true)]
+        api_key: Option<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -327,12 +349,19 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 .map_err(|e| Error::io("starting the async runtime", e))?;
             let found = match source {
                 DiscoverSource::Pgvector { url } => rt.block_on(pgvector::discover(&url))?,
+                DiscoverSource::Chroma { url, tenant, database, token } => {
+                    rt.block_on(chroma::discover(chroma::Args { url, collection: String::new(), tenant, database, token, filter: None }))?
+                }
+                DiscoverSource::Qdrant { url, api_key } => {
+                    rt.block_on(qdrant::discover(qdrant::Args { url, collection: String::new(), api_key, filter: None }))?
+                }
             };
             emit(&out, &found, || {
                 if found.is_empty() {
                     println!("no table with a vector, halfvec or sparsevec column");
                 }
                 for t in &found {
+                    let name = if t.schema.is_empty() { t.table.clone() } else { format!("{}.{}", t.schema, t.table) };
                     let rows = t.rows_estimate.map(|n| format!("~{n} rows")).unwrap_or_else(|| "rows unknown".into());
                     match (&t.collection, &t.problem) {
                         (Some(c), _) => {
@@ -342,9 +371,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                                 .map(|v| format!("{} {:?} dim {} {}", v.name, v.element, v.dimension, v.metric.map(|m| m.to_string()).unwrap_or_else(|| "metric unknown".into())))
                                 .collect();
                             println!(
-                                "{}.{} ({rows}): id {} ({:?}); vectors: {}; {} metadata field(s){}",
-                                t.schema,
-                                t.table,
+                                "{name} ({rows}): id {} ({:?}); vectors: {}; {} metadata field(s){}",
                                 c.id.name,
                                 c.id.kind,
                                 vectors.join(", "),
@@ -352,7 +379,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                                 c.document.as_deref().map(|d| format!("; document: {d}")).unwrap_or_default()
                             );
                         }
-                        (None, Some(p)) => println!("{}.{} ({rows}): cannot be exported as is: {p}", t.schema, t.table),
+                        (None, Some(p)) => println!("{name} ({rows}): cannot be exported as is: {p}"),
                         (None, None) => {}
                     }
                 }

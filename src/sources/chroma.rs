@@ -91,6 +91,20 @@ impl Chroma {
     }
 }
 
+/// Every collection of the tenant/database, described as an export would see it.
+pub async fn discover(args: Args) -> Result<Vec<super::Discovered>> {
+    let lister = Chroma::connect(Args { collection: String::new(), ..args.clone() })?;
+    let url = format!("{}/collections?limit=100000&offset=0", lister.base);
+    let list = lister.http.call("listing collections", || lister.http.client.get(&url)).await?;
+    let names: Vec<String> = list.as_array().map(|a| a.iter().filter_map(|c| c["name"].as_str().map(str::to_owned)).collect()).unwrap_or_default();
+    let mut out = Vec::new();
+    for name in names {
+        let mut src = Chroma::connect(Args { collection: name.clone(), ..args.clone() })?;
+        out.push(super::Discovered::of(&mut src, format!("{}/{}", args.tenant, args.database), name).await);
+    }
+    Ok(out)
+}
+
 fn metric_of(space: &str) -> Option<Metric> {
     match space {
         "l2" => Some(Metric::L2),

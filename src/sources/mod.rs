@@ -100,3 +100,29 @@ mod tests {
         assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
     }
 }
+
+/// One table or collection found by `discover`.
+#[derive(Debug, serde::Serialize)]
+pub struct Discovered {
+    /// Schema (PostgreSQL) or tenant/database (Chroma); empty when the source has none.
+    pub schema: String,
+    pub table: String,
+    /// Row count (estimate for PostgreSQL), when known.
+    pub rows_estimate: Option<u64>,
+    /// What an export would record, when it can be exported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collection: Option<CollectionSchema>,
+    /// Why it cannot be exported as it is (and the fix).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+impl Discovered {
+    /// Describe one collection with `source`.
+    pub async fn of<S: Source>(source: &mut S, schema: String, table: String) -> Discovered {
+        match source.describe().await {
+            Ok(d) => Discovered { schema, table, rows_estimate: d.count_estimate, collection: Some(d.schema), problem: None },
+            Err(e) => Discovered { schema, table, rows_estimate: None, collection: None, problem: Some(e.to_string()) },
+        }
+    }
+}

@@ -9,7 +9,7 @@
 //! LIMIT n`) with binary results: vectors are decoded from pgvector's binary
 //! send format, never from text. The last id of a page is the resume cursor.
 
-use super::{pgbinary as bin, redact_url, Description, Page, Source};
+use super::{pgbinary as bin, redact_url, Description, Discovered, Page, Source};
 use crate::error::{Error, Result};
 use crate::model::{
     CollectionSchema, Cursor, Dense, ElementType, IdField, IdKind, IdValue, IndexParams, MetadataField, Metric, Record,
@@ -698,21 +698,6 @@ mod tests {
     }
 }
 
-/// One table found by [`discover`].
-#[derive(Debug, Serialize)]
-pub struct Discovered {
-    pub schema: String,
-    pub table: String,
-    /// Row estimate (`pg_class.reltuples`), when PostgreSQL has one.
-    pub rows_estimate: Option<u64>,
-    /// What an export would record, when the table can be exported.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub collection: Option<CollectionSchema>,
-    /// Why it cannot be exported as it is (and the fix).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub problem: Option<String>,
-}
-
 /// Every table (and materialized view) with a vector, halfvec or sparsevec
 /// column, each described as `export pgvector` would see it.
 pub async fn discover(url: &str) -> Result<Vec<Discovered>> {
@@ -745,11 +730,9 @@ pub async fn discover(url: &str) -> Result<Vec<Discovered>> {
         let (schema, table, reltuples): (String, String, f64) = (r.get(0), r.get(1), r.get(2));
         src.args = Args { table: table.clone(), schema: Some(schema.clone()), ..base.clone() };
         src.target = format!("{schema}.{table} at {}", src.address);
-        let (collection, problem) = match src.describe().await {
-            Ok(d) => (Some(d.schema), None),
-            Err(e) => (None, Some(e.to_string())),
-        };
-        out.push(Discovered { schema, table, rows_estimate: (reltuples >= 0.0).then_some(reltuples as u64), collection, problem });
+        let mut d = Discovered::of(&mut src, schema, table).await;
+        d.rows_estimate = (reltuples >= 0.0).then_some(reltuples as u64);
+        out.push(d);
     }
     Ok(out)
 }

@@ -55,6 +55,23 @@ pub struct Qdrant {
     unnamed: bool,
 }
 
+/// Every collection, described as an export would see it.
+pub async fn discover(args: Args) -> Result<Vec<super::Discovered>> {
+    let lister = Qdrant::connect(Args { collection: String::new(), ..args.clone() })?;
+    let url = format!("{}/collections", args.url.trim_end_matches('/'));
+    let list = lister.http.call("listing collections", || lister.http.client.get(&url)).await?;
+    let names: Vec<String> = list["result"]["collections"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c["name"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for name in names {
+        let mut src = Qdrant::connect(Args { collection: name.clone(), ..args.clone() })?;
+        out.push(super::Discovered::of(&mut src, String::new(), name).await);
+    }
+    Ok(out)
+}
+
 fn metric_of(distance: &str) -> Option<Metric> {
     match distance {
         "Cosine" => Some(Metric::Cosine),

@@ -111,3 +111,24 @@ fn unnamed_vector_u64_ids_resume_and_api_key() {
 fn export_qdrant(url: &str, key: &str, out: &std::path::Path) {
     ok_json(&["export", "qdrant", "--url", url, "--collection", "plain", "--api-key", key, "--out", out.to_str().unwrap(), "--chunk-rows", "50"]);
 }
+
+#[test]
+fn discover_lists_qdrant_and_chroma_collections() {
+    let d = TestDir::new();
+    let q = QdrantEmulator::start(&d.path("qdrant"), None);
+    q.peer(&["plain", "first", "10"]);
+    q.peer(&["manhattan", "second"]);
+    let found = ok_json(&["discover", "qdrant", "--url", &q.url]);
+    let names: Vec<&str> = found.as_array().unwrap().iter().map(|t| t["table"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 2, "{found:#}");
+    let first = found.as_array().unwrap().iter().find(|t| t["table"] == "first").unwrap();
+    assert_eq!(first["collection"]["vectors"][0]["metric"], "dot");
+    assert_eq!(first["rows_estimate"], 10);
+
+    let c = ChromaServer::start(&d.path("chroma"));
+    c.peer(&["seed", "docs", "20"]);
+    let found = ok_json(&["discover", "chroma", "--url", &c.url]);
+    assert_eq!(found[0]["table"], "docs", "{found:#}");
+    assert_eq!(found[0]["collection"]["vectors"][0]["dimension"], 8);
+    assert_eq!(found[0]["rows_estimate"], 20);
+}
