@@ -204,17 +204,16 @@ fn walk(archive: &Path, mut keep: impl FnMut(&str, &[u8]) -> Result<()>) -> Resu
         };
         let mut data = Vec::with_capacity(size as usize);
         e.read_to_end(&mut data).ctx(|| format!("reading {name} from the archive"))?;
-        let actual = blake3::hash(&data).to_hex().to_string();
-        let f = |kind: &str, message: String| Finding { collection: coll.clone(), file: name.clone(), kind: kind.into(), message };
-        if data.len() as u64 != size {
-            findings.push(f("size", format!("size is {} bytes, the manifest says {size}", data.len())));
-        } else if actual != hash {
-            findings.push(f("hash", format!("blake3 {actual} differs from the manifest's {hash} (corrupted)")));
-        } else {
-            keep(&name, &data)?;
-            rows += nrows;
-            bytes += size;
-            checked += 1;
+        match super::chunk::check_bytes(&data, size, &hash) {
+            Err((problem, message)) => {
+                findings.push(Finding { collection: coll, file: name, kind: problem.name().into(), message });
+            }
+            Ok(()) => {
+                keep(&name, &data)?;
+                rows += nrows;
+                bytes += size;
+                checked += 1;
+            }
         }
     }
     for (name, (coll, ..)) in expected {
@@ -228,16 +227,7 @@ fn walk(archive: &Path, mut keep: impl FnMut(&str, &[u8]) -> Result<()>) -> Resu
             message: "the archived export was not finished".into(),
         });
     }
-    findings.sort_by(|a, b| (&a.collection, &a.file).cmp(&(&b.collection, &b.file)));
-    Ok(VerifyReport {
-        snapshot: archive.display().to_string(),
-        complete: manifest.complete,
-        collections: manifest.collections.len(),
-        chunks_checked: checked,
-        rows,
-        bytes,
-        findings,
-    })
+    Ok(VerifyReport::new(archive.display().to_string(), &manifest, checked, rows, bytes, findings))
 }
 
 /// Check an archive (or its parts) without unpacking it.

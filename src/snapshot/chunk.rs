@@ -303,20 +303,23 @@ pub fn read_and_check(dir: &Path, entry: &ChunkEntry) -> std::result::Result<Vec
             (ChunkProblem::Unreadable, format!("cannot read: {e}"))
         }
     })?;
-    if bytes.len() as u64 != entry.bytes {
+    check_bytes(&bytes, entry.bytes, &entry.blake3)?;
+    Ok(bytes)
+}
+
+/// A chunk's bytes against the size and blake3 the manifest records.
+pub fn check_bytes(bytes: &[u8], size: u64, blake3_hex: &str) -> std::result::Result<(), (ChunkProblem, String)> {
+    if bytes.len() as u64 != size {
         return Err((
             ChunkProblem::Size,
-            format!("size is {} bytes, the manifest says {} (truncated or replaced); restore it or re-export", bytes.len(), entry.bytes),
+            format!("size is {} bytes, the manifest says {size} (truncated or replaced); restore it or re-export", bytes.len()),
         ));
     }
-    let hash = blake3::hash(&bytes).to_hex().to_string();
-    if hash != entry.blake3 {
-        return Err((
-            ChunkProblem::Hash,
-            format!("blake3 {hash} differs from the manifest's {} (corrupted); restore it or re-export", entry.blake3),
-        ));
+    let hash = blake3::hash(bytes).to_hex().to_string();
+    if hash != blake3_hex {
+        return Err((ChunkProblem::Hash, format!("blake3 {hash} differs from the manifest's {blake3_hex} (corrupted); restore it or re-export")));
     }
-    Ok(bytes)
+    Ok(())
 }
 
 /// [`read_and_check`] with the error as the crate's error type.

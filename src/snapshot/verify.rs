@@ -35,6 +35,20 @@ impl VerifyReport {
     pub fn ok(&self) -> bool {
         self.findings.is_empty()
     }
+
+    /// The report for `manifest` read from `snapshot`, findings sorted.
+    pub fn new(snapshot: String, manifest: &Manifest, chunks_checked: u64, rows: u64, bytes: u64, mut findings: Vec<Finding>) -> VerifyReport {
+        findings.sort_by(|a, b| (&a.collection, &a.file).cmp(&(&b.collection, &b.file)));
+        VerifyReport {
+            snapshot,
+            complete: manifest.complete,
+            collections: manifest.collections.len(),
+            chunks_checked,
+            rows,
+            bytes,
+            findings,
+        }
+    }
 }
 
 /// Check the snapshot at `dir`. The manifest must load; everything else is a finding.
@@ -119,16 +133,7 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
             }
         }
     }
-    findings.sort_by(|a, b| (&a.collection, &a.file).cmp(&(&b.collection, &b.file)));
-    Ok(VerifyReport {
-        snapshot: dir.display().to_string(),
-        complete: manifest.complete,
-        collections: manifest.collections.len(),
-        chunks_checked: checked,
-        rows,
-        bytes,
-        findings,
-    })
+    Ok(VerifyReport::new(dir.display().to_string(), &manifest, checked, rows, bytes, findings))
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
