@@ -109,6 +109,12 @@ pub async fn run<S: Source>(mut source: S, opts: ExportOptions, out: &Output) ->
         }
         m
     } else {
+        // A run killed while writing its very first manifest leaves only
+        // manifest.json.tmp: that directory is ours to start again.
+        let leftover = fsutil::tmp_path(&manifest_path);
+        if leftover.exists() {
+            std::fs::remove_file(&leftover).ctx(|| format!("removing leftover {}", leftover.display()))?;
+        }
         if dir.exists() && std::fs::read_dir(&dir).ctx(|| format!("reading {}", dir.display()))?.next().is_some() {
             return Err(Error::Usage(format!(
                 "{} is not empty and holds no snapshot; choose a new or empty directory for --out",

@@ -425,3 +425,21 @@ impl Drop for PgBouncer {
         let _ = Command::new("bash").arg(repo().join("scripts/pgbouncer.sh")).args(["stop", &self.port.to_string()]).output();
     }
 }
+
+/// Start `args` and SIGKILL it as soon as `committed()` reaches `n`.
+/// Returns true if it finished first.
+pub fn run_and_kill_after(args: &[&str], committed: &dyn Fn() -> usize, n: usize) -> bool {
+    let mut child = Command::new(bin()).args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return true;
+        }
+        if committed() >= n {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    false
+}

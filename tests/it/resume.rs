@@ -131,3 +131,24 @@ fn torn_payload_log_tail_is_repaired_and_nothing_is_lost() {
     let e = fails(&["import", snap.to_str().unwrap(), "--to", db.to_str().unwrap(), "--collection", "c"], 1);
     assert!(e.contains("torn record") && e.contains("new --collection"), "{e}");
 }
+
+#[test]
+fn an_export_killed_before_its_first_manifest_starts_again() {
+    let t = table("firstmanifest");
+    seed_vectors(&t, 30, 4);
+    let d = TestDir::new();
+    let snap = d.path("snap");
+    // What a kill during the very first manifest write leaves behind.
+    std::fs::create_dir_all(&snap).unwrap();
+    std::fs::write(snap.join("manifest.json.tmp"), b"{\"format\": \"velesdb-mig").unwrap();
+    let s = export(&t, &snap, &[]);
+    assert_eq!(s["rows"], 30);
+    assert!(!snap.join("manifest.json.tmp").exists());
+    // Anything else in the directory is still refused.
+    let other = d.path("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), b"mine").unwrap();
+    let url = pg_url();
+    let e = fails(&["export", "pgvector", "--url", &url, "--table", &t, "--out", other.to_str().unwrap()], 2);
+    assert!(e.contains("not empty"), "{e}");
+}
