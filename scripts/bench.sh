@@ -78,13 +78,18 @@ if [[ "${BENCH_SKIP_IMPORT:-0}" != "1" ]]; then
   "$REPO/target/release/examples/raw_ingest" "$WORK/snapshot" "$WORK/raw-db" > "$WORK/raw.json"
   a_rate=$(field "$WORK/raw.json" points_per_second)
   echo "a raw velesdb-core ingest: ${a_rate%.*} points/s ($(field "$WORK/raw.json" seconds) s), peak RSS $(( $(field "$WORK/raw.json" peak_rss_bytes) / 1048576 )) MiB (all points preloaded)"
-  # (b) our import
-  t0=$(now)
-  "$BIN" --json --quiet import "$WORK/snapshot" --to "$WORK/db" --collection bench > "$WORK/import.json"
-  t1=$(now); b_s=$(python3 -c "print($t1 - $t0)")
-  b_rss=$(field "$WORK/import.json" peak_rss_bytes)
-  echo "b velesdb-migrate import:  $(rate "$ROWS" "$b_s") points/s (${b_s%????????} s, whole command), peak RSS $((b_rss / 1048576)) MiB"
-  echo "  b/a = $(python3 -c "print(f'{($ROWS / $b_s) / $a_rate:.2f}')")"
+  # timed_import LETTER LABEL DESTINATION REPORT: run our import, print rate, RSS and the ratio to (a)
+  timed_import() {
+    local t0 t1 secs rss
+    t0=$(now)
+    "$BIN" --json --quiet import "$WORK/snapshot" --to "$3" --collection bench > "$4"
+    t1=$(now); secs=$(python3 -c "print($t1 - $t0)")
+    rss=$(field "$4" peak_rss_bytes)
+    echo "$1 velesdb-migrate import $2: $(rate "$ROWS" "$secs") points/s (${secs%????????} s, whole command), peak RSS of our process $((rss / 1048576)) MiB"
+    echo "  $1/a = $(python3 -c "print(f'{($ROWS / $secs) / $a_rate:.2f}')")"
+  }
+  # (b) our import, embedded
+  timed_import b embedded "$WORK/db" "$WORK/import.json"
   # (c) our import over REST into a real velesdb-server (rate limiter off)
   SERVER_BIN="$(bash scripts/velesdb-server.sh bin)"
   bash scripts/velesdb-server.sh install
@@ -95,11 +100,6 @@ if [[ "${BENCH_SKIP_IMPORT:-0}" != "1" ]]; then
   SERVER_PID=$!
   trap 'kill $SERVER_PID 2>/dev/null || true' EXIT
   for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$PORT/v1/ready" >/dev/null && break; sleep 0.1; done
-  t0=$(now)
-  "$BIN" --json --quiet import "$WORK/snapshot" --to "http://127.0.0.1:$PORT" --collection bench > "$WORK/import-rest.json"
-  t1=$(now); c_s=$(python3 -c "print($t1 - $t0)")
-  c_rss=$(field "$WORK/import-rest.json" peak_rss_bytes)
-  echo "c velesdb-migrate import over REST: $(rate "$ROWS" "$c_s") points/s (${c_s%????????} s), peak RSS of our process $((c_rss / 1048576)) MiB"
-  echo "  c/a = $(python3 -c "print(f'{($ROWS / $c_s) / $a_rate:.2f}')")"
+  timed_import c "over REST" "http://127.0.0.1:$PORT" "$WORK/import-rest.json"
   kill "$SERVER_PID" 2>/dev/null || true
 fi

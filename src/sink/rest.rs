@@ -289,7 +289,7 @@ impl RestServer {
                 (true, 0)
             }
         };
-        Ok((RestCollection { server: self, name: plan.name.clone(), bytes_sent: AtomicU64::new(0) }, created, before))
+        Ok((RestCollection { server: self, name: plan.name.clone() }, created, before))
     }
 
     /// An existing collection, for reading back.
@@ -297,7 +297,7 @@ impl RestServer {
         if self.info(name)?.is_none() {
             return Err(self.err(name, "the collection does not exist; check --collection, or run the import first".into()));
         }
-        Ok(RestCollection { server: self, name: name.to_owned(), bytes_sent: AtomicU64::new(0) })
+        Ok(RestCollection { server: self, name: name.to_owned() })
     }
 }
 
@@ -343,7 +343,6 @@ fn same_metric(reported: &str, wanted: &str) -> bool {
 pub struct RestCollection {
     server: RestServer,
     name: String,
-    bytes_sent: AtomicU64,
 }
 
 #[derive(Serialize)]
@@ -455,13 +454,11 @@ impl Sink for RestCollection {
                     let url = url.clone();
                     let what = what.clone();
                     async move {
-                        let len = body.len() as u64;
                         s.send(&what, &self.name, false, || {
                             s.client.post(&url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone())
                         })
-                        .await?;
-                        self.bytes_sent.fetch_add(len, Ordering::Relaxed);
-                        Ok(())
+                        .await
+                        .map(|_| ())
                     }
                 })
                 .try_buffer_unordered(s.opts.concurrency)

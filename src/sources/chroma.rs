@@ -16,7 +16,7 @@
 //! `cosine` → cosine, `ip` → dot; HNSW `max_neighbors` / `ef_construction`
 //! are carried as m / ef_construction.
 
-use super::http::{json_flag, HttpSource};
+use super::http::{json_flag, names_in, HttpSource};
 use super::{redact_url, Description, Page, Source};
 use crate::error::{Error, Result};
 use crate::model::{
@@ -96,9 +96,8 @@ pub async fn discover(args: Args) -> Result<Vec<super::Discovered>> {
     let lister = Chroma::connect(Args { collection: String::new(), ..args.clone() })?;
     let url = format!("{}/collections?limit=100000&offset=0", lister.base);
     let list = lister.http.call("listing collections", || lister.http.client.get(&url)).await?;
-    let names: Vec<String> = list.as_array().map(|a| a.iter().filter_map(|c| c["name"].as_str().map(str::to_owned)).collect()).unwrap_or_default();
     let mut out = Vec::new();
-    for name in names {
+    for name in names_in(&list) {
         let mut src = Chroma::connect(Args { collection: name.clone(), ..args.clone() })?;
         out.push(super::Discovered::of(&mut src, format!("{}/{}", args.tenant, args.database), name).await);
     }

@@ -24,6 +24,11 @@ pub fn json_flag(flag: &str, value: &Option<String>) -> Result<Option<serde_json
         .transpose()
 }
 
+/// The `name` of every object in a JSON array (collection listings).
+pub fn names_in(list: &serde_json::Value) -> Vec<String> {
+    list.as_array().map(|a| a.iter().filter_map(|c| c["name"].as_str().map(str::to_owned)).collect()).unwrap_or_default()
+}
+
 impl HttpSource {
     pub fn new(
         kind: &'static str,

@@ -14,7 +14,7 @@
 //! import asks for `--metric`). Multi-vectors are refused with a clear
 //! message (the snapshot format has no column type for them yet).
 
-use super::http::{json_flag, HttpSource};
+use super::http::{json_flag, names_in, HttpSource};
 use super::{redact_url, Description, Page, Source};
 use crate::error::Result;
 use crate::model::{
@@ -60,12 +60,8 @@ pub async fn discover(args: Args) -> Result<Vec<super::Discovered>> {
     let lister = Qdrant::connect(Args { collection: String::new(), ..args.clone() })?;
     let url = format!("{}/collections", args.url.trim_end_matches('/'));
     let list = lister.http.call("listing collections", || lister.http.client.get(&url)).await?;
-    let names: Vec<String> = list["result"]["collections"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|c| c["name"].as_str().map(str::to_owned)).collect())
-        .unwrap_or_default();
     let mut out = Vec::new();
-    for name in names {
+    for name in names_in(&list["result"]["collections"]) {
         let mut src = Qdrant::connect(Args { collection: name.clone(), ..args.clone() })?;
         out.push(super::Discovered::of(&mut src, String::new(), name).await);
     }
