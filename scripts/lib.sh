@@ -31,6 +31,8 @@ PY_PACKAGES=(
 PY_TEST_PACKAGES=(
   "chromadb==1.5.9"
   "qdrant-client==1.20.0"
+  "milvus-lite==3.2.2"
+  "pymilvus==3.0.2"
 )
 
 log() {

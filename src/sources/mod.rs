@@ -7,6 +7,8 @@
 
 pub mod chroma;
 pub mod http;
+pub mod milvus;
+mod milvus_pb;
 pub mod pgbinary;
 pub mod pgvector;
 pub mod qdrant;
