@@ -360,8 +360,9 @@ fn metadata_field(p: &Value) -> Option<MetadataField> {
 }
 
 /// A property value, typed by its declared dataType: Go prints a float64
-/// without a fractional part as an integer (`2`), so `number` values are
-/// turned back into floats and `int` values into integers.
+/// without a fractional part as an integer (`2`), so `number` values (and
+/// geo coordinates) are turned back into floats and `int` values into
+/// integers.
 fn typed(v: &Value, ty: &str, nested: &Value) -> Value {
     match (ty, v) {
         ("number", Value::Number(n)) => n.as_f64().map_or_else(|| v.clone(), Value::from),
@@ -371,6 +372,10 @@ fn typed(v: &Value, ty: &str, nested: &Value) -> Value {
         },
         (t, Value::Array(a)) if t.ends_with("[]") => Value::Array(a.iter().map(|x| typed(x, &t[..t.len() - 2], nested)).collect()),
         ("object", Value::Object(m)) => Value::Object(typed_object(m, nested)),
+        ("geoCoordinates", Value::Object(m)) => {
+            let floats = serde_json::json!([{"name": "latitude", "dataType": ["number"]}, {"name": "longitude", "dataType": ["number"]}]);
+            Value::Object(typed_object(m, &floats))
+        }
         _ => v.clone(),
     }
 }
@@ -561,12 +566,14 @@ mod tests {
             {"name": "n", "dataType": ["int"]},
             {"name": "scores", "dataType": ["number[]"]},
             {"name": "meta", "dataType": ["object"], "nestedProperties": [{"name": "w", "dataType": ["number"]}]},
-            {"name": "when", "dataType": ["date"]}
+            {"name": "when", "dataType": ["date"]},
+            {"name": "at", "dataType": ["geoCoordinates"]}
         ]);
         let objects = vec![
             json!({"class": "Doc", "id": "0A8F0000-0000-0000-0000-000000000001", "vector": [1, 0.5],
                    "vectors": {"text": [0.25, -1, 2]},
-                   "properties": {"score": 2, "n": 3, "scores": [1, 1.5], "meta": {"w": 4, "x": 1}, "when": "2024-01-02T03:04:05Z", "extra": null}}),
+                   "properties": {"score": 2, "n": 3, "scores": [1, 1.5], "meta": {"w": 4, "x": 1}, "when": "2024-01-02T03:04:05Z", "extra": null,
+                                  "at": {"latitude": 52, "longitude": 4.5}}}),
             json!({"class": "Doc", "id": "1b000000-0000-0000-0000-000000000002", "vectors": {}}),
         ];
         let slots = vec![(DEFAULT_VECTOR.to_owned(), true), ("text".to_owned(), false)];
@@ -576,6 +583,7 @@ mod tests {
         let meta = serde_json::to_string(&recs[0].metadata).unwrap();
         assert!(meta.contains("\"score\":2.0") && meta.contains("\"n\":3") && meta.contains("\"scores\":[1.0,1.5]"), "{meta}");
         assert!(meta.contains("\"meta\":{\"w\":4.0,\"x\":1}") && meta.contains("\"extra\":null"), "{meta}");
+        assert!(meta.contains("\"at\":{\"latitude\":52.0,\"longitude\":4.5}"), "{meta}");
         assert_eq!(recs[1].dense, vec![None, None]);
         assert!(recs[1].metadata.is_empty());
 

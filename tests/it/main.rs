@@ -10,3 +10,4 @@ mod rest;
 mod roundtrip;
 mod snapshot_files;
 mod supabase;
+mod weaviate;
