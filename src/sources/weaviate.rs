@@ -89,7 +89,8 @@ pub struct Weaviate {
     pending_notes: Vec<String>,
     /// (snapshot name, the object's own `vector` rather than `vectors[name]`)
     slots: Vec<(String, bool)>,
-    properties: Vec<Value>,
+    /// The class's property list (types for the metadata).
+    properties: Value,
 }
 
 fn metric_of(distance: &str) -> Option<Metric> {
@@ -215,7 +216,7 @@ impl Weaviate {
             "; check --class (and --tenant)",
         )?;
         let class = args.class.clone();
-        Ok(Weaviate { args, http, base, class, tenant, pending_notes: Vec::new(), slots: Vec::new(), properties: Vec::new() })
+        Ok(Weaviate { args, http, base, class, tenant, pending_notes: Vec::new(), slots: Vec::new(), properties: Value::Null })
     }
 
     async fn class_def(&self) -> Result<Value> {
@@ -339,6 +340,47 @@ fn slot_value<'a>(o: &'a Value, name: &str, own: bool) -> Option<&'a Value> {
     }
 }
 
+/// The snapshot field of one Weaviate vector (`c` holds its `vectorIndexType`
+/// and `vectorIndexConfig`), with a note on how its distance was mapped.
+fn vector_field(name: &str, own: bool, c: &Value, over: Option<Metric>) -> std::result::Result<(VectorField, Option<String>), String> {
+    let cfg = &c["vectorIndexConfig"];
+    let index_type = c["vectorIndexType"].as_str().unwrap_or("hnsw");
+    if cfg["multivector"]["enabled"].as_bool() == Some(true) {
+        return Err(format!("vector {name} is a multi-vector, which the snapshot format cannot carry yet; the export stops rather than drop it"));
+    }
+    let distance = cfg["distance"].as_str().unwrap_or("cosine");
+    let (metric, note) = match (metric_of(distance), over) {
+        (Some(m), _) => {
+            let note = (distance == "l2-squared")
+                .then(|| format!("vector {name}: Weaviate's l2-squared is recorded as l2 (rank-equivalent: same neighbours, distances not squared)"));
+            (m, note)
+        }
+        (None, Some(m)) => (m, Some(format!("vector {name}: Weaviate distance {distance} has no VelesDB equivalent; recorded as {m} (--metric)"))),
+        (None, None) => {
+            return Err(format!(
+                "vector {name} uses the {distance} distance, which VelesDB does not have; choose the metric to record with --metric cosine|l2|dot"
+            ))
+        }
+    };
+    let hnsw = if index_type == "dynamic" { &cfg["hnsw"] } else { cfg };
+    let param = |k: &str| hnsw[k].as_u64().map(|v| v as u32);
+    let index = match index_type {
+        "hnsw" | "dynamic" => IndexParams { kind: index_type.into(), name: None, m: param("maxConnections"), ef_construction: param("efConstruction"), lists: None },
+        other => IndexParams { kind: other.into(), ..IndexParams::default() },
+    };
+    let field = VectorField {
+        name: name.to_owned(),
+        column: format!("vec:{name}"),
+        kind: VectorKind::Dense,
+        element: ElementType::F32,
+        dimension: 0, // Weaviate declares none: read from the objects
+        metric: Some(metric),
+        index: Some(index),
+        source_type: Some(format!("weaviate {index_type} {distance} {}", if own { "class vector" } else { "named vector" })),
+    };
+    Ok((field, note))
+}
+
 /// The metadata field a Weaviate property becomes.
 fn metadata_field(p: &Value) -> Option<MetadataField> {
     let name = p["name"].as_str()?.to_owned();
@@ -455,51 +497,13 @@ impl Source for Weaviate {
         let over = self.args.metric.as_deref().map(parse_override).transpose()?;
         let mut vectors = Vec::new();
         for (name, own, c) in &configs {
-            let cfg = &c["vectorIndexConfig"];
-            let index_type = c["vectorIndexType"].as_str().unwrap_or("hnsw");
-            if cfg["multivector"]["enabled"].as_bool() == Some(true) {
-                return Err(self.http.err(format!(
-                    "vector {name} is a multi-vector, which the snapshot format cannot carry yet; the export stops rather than drop it"
-                )));
-            }
-            let distance = cfg["distance"].as_str().unwrap_or("cosine");
-            let metric = match (metric_of(distance), over) {
-                (Some(m), _) => {
-                    if distance == "l2-squared" {
-                        notes.push(format!("vector {name}: Weaviate's l2-squared is recorded as l2 (rank-equivalent: same neighbours, distances not squared)"));
-                    }
-                    m
-                }
-                (None, Some(m)) => {
-                    notes.push(format!("vector {name}: Weaviate distance {distance} has no VelesDB equivalent; recorded as {m} (--metric)"));
-                    m
-                }
-                (None, None) => {
-                    return Err(self.http.err(format!(
-                        "vector {name} uses the {distance} distance, which VelesDB does not have; choose the metric to record with --metric cosine|l2|dot"
-                    )))
-                }
-            };
-            let hnsw = if index_type == "dynamic" { &cfg["hnsw"] } else { cfg };
-            let param = |k: &str| hnsw[k].as_u64().map(|v| v as u32);
-            let index = match index_type {
-                "hnsw" | "dynamic" => IndexParams { kind: index_type.into(), name: None, m: param("maxConnections"), ef_construction: param("efConstruction"), lists: None },
-                other => IndexParams { kind: other.into(), ..IndexParams::default() },
-            };
-            vectors.push(VectorField {
-                name: name.clone(),
-                column: format!("vec:{name}"),
-                kind: VectorKind::Dense,
-                element: ElementType::F32,
-                dimension: 0,
-                metric: Some(metric),
-                index: Some(index),
-                source_type: Some(format!("weaviate {index_type} {distance} {}", if *own { "class vector" } else { "named vector" })),
-            });
+            let (field, note) = vector_field(name, *own, c, over).map_err(|m| self.http.err(m))?;
+            notes.extend(note);
+            vectors.push(field);
         }
         self.slots = configs.iter().map(|(n, own, _)| (n.clone(), *own)).collect();
-        self.properties = def["properties"].as_array().cloned().unwrap_or_default();
-        let metadata: Vec<MetadataField> = self.properties.iter().filter_map(metadata_field).collect();
+        self.properties = def["properties"].clone();
+        let metadata: Vec<MetadataField> = self.properties.as_array().into_iter().flatten().filter_map(metadata_field).collect();
         for (f, d) in vectors.iter_mut().zip(self.dimensions().await?) {
             f.dimension = d;
             if d == 0 {
@@ -539,12 +543,11 @@ impl Source for Weaviate {
             Cursor::End => return Ok(Page { records: Vec::new(), next: None }),
             other => return Err(self.http.err(format!("internal: cursor {other:?} cannot resume a Weaviate export"))),
         };
-        let properties = Value::Array(self.properties.clone());
         let mut records = Vec::with_capacity(limit);
         while records.len() < limit {
             let want = (limit - records.len()).min(self.args.page_size);
             let objects = self.list(&after, want).await?;
-            records.extend(page_records(&objects, &self.slots, &properties).map_err(|m| self.http.err(m))?);
+            records.extend(page_records(&objects, &self.slots, &self.properties).map_err(|m| self.http.err(m))?);
             if objects.len() < want {
                 return Ok(Page { records, next: None });
             }
@@ -604,5 +607,26 @@ mod tests {
         assert_eq!((f.source_type.as_str(), f.json.as_str()), ("cross-reference to Person|Org", "json"));
         assert_eq!(metadata_field(&json!({"name": "loc", "dataType": ["geoCoordinates"]})).unwrap().json, "json");
         assert_eq!(metadata_field(&json!({"name": "d", "dataType": ["date"]})).unwrap().json, "string");
+    }
+
+    #[test]
+    fn vector_fields_distances_and_index_parameters() {
+        let hnsw = json!({"vectorIndexType": "hnsw", "vectorIndexConfig": {"distance": "l2-squared", "maxConnections": 24, "efConstruction": 200}});
+        let (f, note) = vector_field("text", false, &hnsw, None).unwrap();
+        assert_eq!((f.metric, f.column.as_str()), (Some(Metric::L2), "vec:text"));
+        assert_eq!(f.index, Some(IndexParams { kind: "hnsw".into(), name: None, m: Some(24), ef_construction: Some(200), lists: None }));
+        assert!(note.unwrap().contains("rank-equivalent"));
+        let dynamic = json!({"vectorIndexType": "dynamic", "vectorIndexConfig": {"distance": "dot", "hnsw": {"maxConnections": 8}}});
+        let (f, note) = vector_field("default", true, &dynamic, None).unwrap();
+        assert_eq!((f.metric, f.index.unwrap().m, note), (Some(Metric::Dot), Some(8), None));
+        let manhattan = json!({"vectorIndexType": "flat", "vectorIndexConfig": {"distance": "manhattan"}});
+        assert!(vector_field("v", false, &manhattan, None).unwrap_err().contains("--metric"));
+        let (f, note) = vector_field("v", false, &manhattan, Some(Metric::Cosine)).unwrap();
+        assert_eq!((f.metric, f.index.unwrap().kind.as_str()), (Some(Metric::Cosine), "flat"));
+        assert!(note.unwrap().contains("manhattan"));
+        let multi = json!({"vectorIndexConfig": {"multivector": {"enabled": true}}});
+        assert!(vector_field("colbert", false, &multi, None).unwrap_err().contains("multi-vector"));
+        let default = vector_field("v", false, &json!({}), None).unwrap().0;
+        assert_eq!((default.metric, default.index.unwrap().kind.as_str()), (Some(Metric::Cosine), "hnsw"));
     }
 }
