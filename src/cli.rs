@@ -6,7 +6,7 @@ use crate::pipeline::{export, import, mapping::MappingArgs, validate};
 use crate::progress::Output;
 use crate::snapshot::{archive, verify, Manifest};
 use crate::sink::{self, rest::RestArgs};
-use crate::sources::{chroma, milvus, pgvector, qdrant, supabase};
+use crate::sources::{chroma, milvus, pgvector, qdrant, supabase, weaviate};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -110,6 +110,13 @@ pub enum SourceArgs {
     Milvus {
         #[command(flatten)]
         args: milvus::Args,
+        #[command(flatten)]
+        common: ExportCommon,
+    },
+    /// Weaviate (REST API; one class, one tenant or every tenant).
+    Weaviate {
+        #[command(flatten)]
+        args: weaviate::Args,
         #[command(flatten)]
         common: ExportCommon,
     },
@@ -286,6 +293,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                     SourceArgs::Supabase { args, common } => export::run(supabase::connect(args).await?, common.options(), &out).await,
                     SourceArgs::Qdrant { args, common } => export::run(qdrant::Qdrant::connect(args)?, common.options(), &out).await,
                     SourceArgs::Milvus { args, common } => export::run(milvus::Milvus::connect(args)?, common.options(), &out).await,
+                    SourceArgs::Weaviate { args, common } => export::run_many(weaviate::connect(args).await?, common.options(), &out).await,
                 }
             })?;
             emit(&out, &s, || {

@@ -13,6 +13,7 @@ pub mod pgbinary;
 pub mod pgvector;
 pub mod qdrant;
 pub mod supabase;
+pub mod weaviate;
 
 use crate::error::Result;
 use crate::model::{CollectionSchema, Cursor, Record};

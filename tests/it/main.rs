@@ -11,3 +11,4 @@ mod rest;
 mod roundtrip;
 mod snapshot_files;
 mod supabase;
+mod weaviate;
