@@ -4,7 +4,8 @@ use crate::error::{Error, Result};
 use crate::model::Metric;
 use crate::pipeline::{export, import, mapping::MappingArgs, validate};
 use crate::progress::Output;
-use crate::snapshot::{archive, verify, Manifest};
+use crate::snapshot::store::StoreArgs;
+use crate::snapshot::{archive, verify, Location, Manifest};
 use crate::sink::{self, rest::RestArgs};
 use crate::sources::{chroma, pgvector, qdrant, supabase};
 use clap::{Parser, Subcommand};
@@ -25,6 +26,8 @@ pub struct Cli {
     /// No progress bars.
     #[arg(long, global = true)]
     pub no_progress: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -38,8 +41,8 @@ pub enum Command {
     Import(ImportArgs),
     /// Re-hash every chunk of a snapshot (directory or packed archive) and check it against its manifest.
     Verify {
-        /// Snapshot directory, or an archive made by `pack` (FILE, or FILE.000 for split parts).
-        dir: PathBuf,
+        /// Snapshot directory or store URL (s3://, gs://, az://), or an archive made by `pack` (FILE, or FILE.000 for split parts).
+        dir: String,
     },
     /// Pack a snapshot into one tar file (manifest first), optionally split into parts, for air-gapped transfer.
     Pack {
@@ -69,8 +72,8 @@ pub enum Command {
     },
     /// Show what a snapshot holds.
     Inspect {
-        /// Snapshot directory.
-        dir: PathBuf,
+        /// Snapshot directory or store URL (s3://, gs://, az://).
+        dir: String,
     },
     /// Compare a VelesDB collection with the snapshot it was imported from.
     Validate(ValidateArgs),
@@ -177,8 +180,13 @@ impl Destination {
 
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
-    /// Snapshot directory.
-    pub dir: PathBuf,
+    /// Snapshot directory or store URL (s3://, gs://, az://).
+    pub dir: String,
+    /// Directory for the import journal (which chunks are done). Default:
+    /// `<snapshot>/.imports/` for a directory; for a store URL a local cache
+    /// directory (`$XDG_CACHE_HOME` or `~/.cache`, `velesdb-migrate/journals`).
+    #[arg(long, env = "VELESDB_MIGRATE_JOURNAL_DIR", value_name = "DIR")]
+    pub journal_dir: Option<PathBuf>,
     #[command(flatten)]
     pub dest: Destination,
     /// Distance metric (cosine, l2, dot); default: the source's.
@@ -213,8 +221,8 @@ pub struct ImportArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
-    /// Snapshot directory.
-    pub dir: PathBuf,
+    /// Snapshot directory or store URL (s3://, gs://, az://).
+    pub dir: String,
     #[command(flatten)]
     pub dest: Destination,
     /// Compare about N rows spread over the snapshot (count and ids are always checked for them).
@@ -285,7 +293,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Import(a) => {
             let metric = parse_metric(a.metric.as_deref())?;
             let opts = import::ImportOptions {
-                snapshot: a.dir,
+                snapshot: Location::parse(&a.dir, &cli.store)?,
+                journal_dir: a.journal_dir,
                 to: a.dest.parse()?,
                 collection: a.dest.collection,
                 metric,
@@ -336,8 +345,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             Ok(if r.ok() { Outcome::Ok } else { Outcome::Findings })
         }
         Command::Verify { dir } => {
-            let archive = dir.is_file() || archive::archive_parts(&dir).is_ok();
-            let r = if archive { archive::verify_archive(&dir)? } else { verify::verify(&dir)? };
+            let r = match Location::parse(&dir, &cli.store)? {
+                Location::Dir(dir) if dir.is_file() || archive::archive_parts(&dir).is_ok() => archive::verify_archive(&dir)?,
+                loc => verify::verify_at(&loc)?,
+            };
             report_verify(&out, &r, "verified");
             Ok(if r.ok() { Outcome::Ok } else { Outcome::Findings })
         }
@@ -387,13 +398,13 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Inspect { dir } => {
-            let m = Manifest::load(&dir)?;
+            let m = Location::parse(&dir, &cli.store)?.load_manifest()?;
             emit(&out, &m, || print_inspect(&m));
             Ok(Outcome::Ok)
         }
         Command::Validate(a) => {
             let opts = validate::ValidateOptions {
-                snapshot: a.dir,
+                snapshot: Location::parse(&a.dir, &cli.store)?,
                 to: a.dest.parse()?,
                 collection: a.dest.collection,
                 sample: a.sample,
