@@ -4,6 +4,7 @@ use crate::error::{Error, Result};
 use crate::model::Metric;
 use crate::pipeline::{export, import, mapping::MappingArgs, validate};
 use crate::progress::Output;
+use crate::pipeline::publish::Mirror;
 use crate::snapshot::store::StoreArgs;
 use crate::snapshot::{archive, verify, Location, Manifest};
 use crate::sink::{self, rest::RestArgs};
@@ -11,6 +12,7 @@ use crate::sources::{chroma, pgvector, qdrant, supabase};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 #[derive(Debug, Parser)]
 #[command(name = "velesdb-migrate", version, about = "Move vector data into VelesDB through verifiable, resumable Parquet snapshots")]
@@ -145,17 +147,48 @@ pub enum DiscoverSource {
 
 #[derive(Debug, clap::Args)]
 pub struct ExportCommon {
-    /// Snapshot directory to write (or to resume).
+    /// Snapshot to write (or to resume): a directory, or a store URL
+    /// (s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, az://CONTAINER/PREFIX).
     #[arg(long)]
-    pub out: PathBuf,
+    pub out: String,
     /// Rows per chunk (default: about 16 MiB of vectors per chunk).
     #[arg(long)]
     pub chunk_rows: Option<usize>,
+    /// For a store URL: the local directory where each chunk is written and
+    /// fsynced before its upload (then deleted). Default: a cache directory
+    /// keyed by the URL (`$XDG_CACHE_HOME` or `~/.cache`, `velesdb-migrate/staging`).
+    #[arg(long, env = "VELESDB_MIGRATE_STAGING_DIR", value_name = "DIR")]
+    pub staging: Option<PathBuf>,
+    /// For a store URL: chunks larger than this are uploaded in parts of this
+    /// size (multipart upload; S3 wants at least 5M). Suffixes K, M, G.
+    #[arg(long, env = "VELESDB_MIGRATE_PART_SIZE", value_parser = parse_size, default_value = "16M", value_name = "SIZE")]
+    pub part_size: u64,
 }
 
 impl ExportCommon {
-    fn options(self) -> export::ExportOptions {
-        export::ExportOptions { out: self.out, chunk_rows: self.chunk_rows }
+    /// The export options, and the mirror when `--out` is a store URL (its
+    /// staging directory is prepared here: the store's manifest decides).
+    fn options(&self, store: &StoreArgs) -> Result<(export::ExportOptions, Option<Arc<Mirror>>)> {
+        let chunk_rows = self.chunk_rows;
+        Ok(match Location::parse(&self.out, store)? {
+            Location::Dir(out) => (export::ExportOptions { out, chunk_rows, publish: None }, None),
+            Location::Store(remote) => {
+                let mirror = Arc::new(Mirror::prepare(remote, self.staging.clone(), self.part_size)?);
+                let out = mirror.staging().to_owned();
+                (export::ExportOptions { out, chunk_rows, publish: Some(mirror.clone()) }, Some(mirror))
+            }
+        })
+    }
+}
+
+impl SourceArgs {
+    fn common(&self) -> &ExportCommon {
+        match self {
+            SourceArgs::Pgvector { common, .. }
+            | SourceArgs::Chroma { common, .. }
+            | SourceArgs::Supabase { common, .. }
+            | SourceArgs::Qdrant { common, .. } => common,
+        }
     }
 }
 
@@ -261,22 +294,26 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     let out = Output { quiet: cli.quiet, no_progress: cli.no_progress, json: cli.json };
     match cli.command {
         Command::Export { source } => {
+            let (opts, mirror) = source.common().options(&cli.store)?;
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
                 .build()
                 .map_err(|e| Error::io("starting the async runtime", e))?;
-            let s = rt.block_on(async {
+            let mut s = rt.block_on(async {
                 match source {
-                    SourceArgs::Pgvector { args, common } => {
+                    SourceArgs::Pgvector { args, .. } => {
                         let src = pgvector::Pgvector::connect(args).await?;
-                        export::run(src, common.options(), &out).await
+                        export::run(src, opts, &out).await
                     }
-                    SourceArgs::Chroma { args, common } => export::run(chroma::Chroma::connect(args)?, common.options(), &out).await,
-                    SourceArgs::Supabase { args, common } => export::run(supabase::connect(args).await?, common.options(), &out).await,
-                    SourceArgs::Qdrant { args, common } => export::run(qdrant::Qdrant::connect(args)?, common.options(), &out).await,
+                    SourceArgs::Chroma { args, .. } => export::run(chroma::Chroma::connect(args)?, opts, &out).await,
+                    SourceArgs::Supabase { args, .. } => export::run(supabase::connect(args).await?, opts, &out).await,
+                    SourceArgs::Qdrant { args, .. } => export::run(qdrant::Qdrant::connect(args)?, opts, &out).await,
                 }
             })?;
+            if let Some(m) = mirror {
+                m.finish(&mut s)?;
+            }
             emit(&out, &s, || {
                 println!(
                     "exported {} rows of {} into {} ({} chunks, {:.1} MiB){}",

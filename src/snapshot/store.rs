@@ -21,7 +21,7 @@
 
 use super::chunk::{check_bytes, ChunkProblem};
 use super::manifest::{ChunkEntry, Manifest};
-use super::{fsutil, MANIFEST_FILE};
+use super::MANIFEST_FILE;
 use crate::error::{Error, IoContext, Result};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -584,15 +584,6 @@ pub fn cache_dir() -> PathBuf {
 /// A short stable key for a string (directory and journal names).
 pub fn short_key(s: &str) -> String {
     blake3::hash(s.as_bytes()).to_hex()[..16].to_owned()
-}
-
-/// Write `bytes` atomically at `dir/rel` (creating parents).
-pub(crate) fn write_local(dir: &Path, rel: &str, bytes: &[u8]) -> Result<()> {
-    let path = dir.join(rel);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).ctx(|| format!("creating {}", parent.display()))?;
-    }
-    fsutil::write_atomic(&path, bytes)
 }
 
 #[cfg(test)]
