@@ -68,12 +68,12 @@ impl Location {
         if !s.contains("://") {
             return Ok(Location::Dir(PathBuf::from(s)));
         }
-        let url = url::Url::parse(s).map_err(|e| Error::Usage(format!("{}: not a valid URL ({e})", redact_url(s))))?;
-        if url.scheme() == "file" {
+        if s.starts_with("file://") {
+            let url = url::Url::parse(s).map_err(|e| Error::Usage(format!("{s}: not a valid URL ({e})")))?;
             let path = url.to_file_path().map_err(|_| Error::Usage(format!("{s}: not a local file URL")))?;
             return Ok(Location::Dir(path));
         }
-        Ok(Location::Store(Arc::new(Remote::open(&url, args)?)))
+        Ok(Location::Store(Arc::new(Remote::open(s, args)?)))
     }
 
     /// The local directory, when the snapshot is one.
@@ -159,14 +159,17 @@ impl Remote {
     /// # Errors
     /// `Usage` for a URL object_store cannot serve or that carries a secret;
     /// `Store` when the builder refuses the configuration.
-    pub fn open(url: &url::Url, args: &StoreArgs) -> Result<Remote> {
-        let shown = redact_url(url.as_str());
+    pub fn open(s: &str, args: &StoreArgs) -> Result<Remote> {
+        let url = url::Url::parse(s).map_err(|e| Error::Usage(format!("{}: not a valid URL ({e})", redact_url(s))))?;
         if url.password().is_some() || url.query().is_some() {
+            let shown = redact_url(s);
             return Err(Error::Usage(format!(
                 "{shown}: credentials or options in the URL are not accepted (they would end up in logs and manifests); \
                  give them through the environment (AWS_*, GOOGLE_*, AZURE_*)"
             )));
         }
+        // Shown as given (no secret in it now), so reports match the command line.
+        let shown = s.trim_end_matches('/').to_owned();
         if url.host_str().unwrap_or("").is_empty() {
             return Err(Error::Usage(format!("{shown}: the URL names no bucket or container")));
         }
@@ -212,7 +215,7 @@ impl Remote {
             }
         };
         let prefix = ObjPath::from_url_path(url.path()).map_err(|e| Error::Usage(format!("{shown}: {e}")))?;
-        Ok(Remote { url: shown.trim_end_matches('/').to_owned(), store, prefix })
+        Ok(Remote { url: shown, store, prefix })
     }
 
     /// The object key of `rel` (a snapshot-relative path such as `chunks/t/000000.parquet`).
@@ -405,25 +408,33 @@ fn missing_bucket(e: &object_store::Error) -> bool {
 /// A store error as a message that says what to do; never with secrets.
 fn explain(e: &object_store::Error) -> String {
     use object_store::Error as E;
-    let raw = scrub(&e.to_string());
+    // One line, bounded: a server's XML error body can be long.
+    let mut raw = scrub(&e.to_string()).split_whitespace().collect::<Vec<_>>().join(" ");
+    if raw.len() > 500 {
+        let cut = (0..=500).rev().find(|i| raw.is_char_boundary(*i)).unwrap_or(0);
+        raw.truncate(cut);
+        raw.push('…');
+    }
+    // Where the providers look for credentials when none are configured:
+    // the EC2, GCE and Azure instance metadata services.
+    let metadata = ["/latest/api/token", "/latest/meta-data", "computeMetadata", "metadata/identity"].iter().any(|m| raw.contains(m));
     let hint = match e {
         _ if missing_bucket(e) => "the bucket (or container) does not exist, or these credentials cannot see it; create it or fix the URL",
         E::Unauthenticated { .. } | E::PermissionDenied { .. } => {
-            "access denied: check the credentials in the environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_ACCOUNT_NAME/AZURE_STORAGE_ACCOUNT_KEY) and the bucket's permissions"
+            "access denied: check the credentials in the environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, \
+             GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_ACCOUNT_NAME/AZURE_STORAGE_ACCOUNT_KEY) and the bucket's permissions"
         }
-        _ if raw.contains("error sending request") || raw.contains("Connect") || raw.contains("connection") || raw.contains("dns error") => {
+        _ if metadata || raw.contains("redential") => {
+            "no usable credentials: none in the environment or the shared config files, and no instance metadata service answered; \
+             set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), GOOGLE_APPLICATION_CREDENTIALS, or \
+             AZURE_STORAGE_ACCOUNT_NAME/AZURE_STORAGE_ACCOUNT_KEY"
+        }
+        _ if raw.contains("error sending request") || raw.contains("dns error") || raw.contains("onnect") => {
             "cannot reach the store: check the endpoint (--s3-endpoint or AWS_ENDPOINT_URL, and --s3-addressing) and the network, then re-run the same command"
         }
-        _ if raw.contains("credential") || raw.contains("Credential") || raw.contains("metadata") => {
-            "no usable credentials: set them in the environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, GOOGLE_APPLICATION_CREDENTIALS, AZURE_STORAGE_ACCOUNT_NAME/AZURE_STORAGE_ACCOUNT_KEY)"
-        }
-        _ => "",
+        _ => return raw,
     };
-    if hint.is_empty() {
-        raw
-    } else {
-        format!("{hint} ({raw})")
-    }
+    format!("{hint} ({raw})")
 }
 
 /// The URL without userinfo password or query (for messages about a URL
@@ -439,7 +450,8 @@ fn redact_url(s: &str) -> String {
             }
             u.to_string()
         }
-        Err(_) => s.split(['?', '@']).next().unwrap_or("").to_owned(),
+        // Unparsable: show the scheme only, the rest may hold a secret.
+        Err(_) => format!("{}://…", s.split("://").next().unwrap_or("")),
     }
 }
 

@@ -4,6 +4,7 @@
 mod chroma;
 mod common;
 mod errors;
+mod objstore;
 mod qdrant;
 mod resume;
 mod rest;
