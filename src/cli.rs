@@ -368,6 +368,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Pack { dir, file, split_size, partial } => {
+            local_only(&[&dir, &file], "pack")?;
             let files = archive::pack(&dir, &file, split_size, partial)?;
             let sizes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
             let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
@@ -377,6 +378,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Unpack { file, dir } => {
+            local_only(&[&file, &dir], "unpack")?;
             let r = archive::unpack(&file, &dir)?;
             report_verify(&out, &r, &format!("unpacked into {}", dir.display()));
             Ok(if r.ok() { Outcome::Ok } else { Outcome::Findings })
@@ -465,6 +467,18 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             });
             Ok(if r.ok { Outcome::Ok } else { Outcome::Findings })
         }
+    }
+}
+
+/// `pack` and `unpack` work on local files only: refuse store URLs plainly
+/// rather than as a path that does not exist.
+fn local_only(paths: &[&std::path::Path], cmd: &str) -> Result<()> {
+    match paths.iter().map(|p| p.to_string_lossy()).find(|p| p.contains("://")) {
+        Some(p) => Err(Error::Usage(format!(
+            "{cmd} works on local files and directories, not on {p}; a snapshot in a store is already one copyable unit \
+             (or export into a directory to pack it)"
+        ))),
+        None => Ok(()),
     }
 }
 
