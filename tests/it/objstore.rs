@@ -135,18 +135,32 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// A seeded table, a moto server with a bucket `snaps`, a directory, and the
+/// snapshot URL `s3://snaps/<table>`.
+struct Case {
+    t: String,
+    moto: Moto,
+    d: TestDir,
+    pg: String,
+    url: String,
+}
+
+fn case(prefix: &str, rows: usize, dim: usize) -> Case {
+    let t = table(prefix);
+    seed_vectors(&t, rows, dim);
+    let moto = Moto::start();
+    moto.bucket("snaps");
+    let url = format!("s3://snaps/{t}");
+    Case { t, moto, d: TestDir::new(), pg: pg_url(), url }
+}
+
 fn assert_no_secret(what: &str, bytes: &[u8]) {
     assert!(!String::from_utf8_lossy(bytes).contains(SECRET), "the secret access key appears in {what}");
 }
 
 #[test]
 fn objstore_export_verify_inspect_import_validate_through_s3() {
-    let t = table("os_rt");
-    seed_vectors(&t, 1_000, 64);
-    let moto = Moto::start();
-    moto.bucket("snaps");
-    let d = TestDir::new();
-    let pg = pg_url();
+    let Case { t, moto, d, pg, .. } = case("os_rt", 1_000, 64);
     let url = format!("s3://snaps/team a/{t}");
     let staging = d.path("staging");
 
@@ -222,13 +236,7 @@ fn objstore_export_verify_inspect_import_validate_through_s3() {
 
 #[test]
 fn objstore_export_killed_midway_resumes_into_the_bucket() {
-    let t = table("os_kill");
-    seed_vectors(&t, 3_000, 32);
-    let moto = Moto::start();
-    moto.bucket("snaps");
-    let d = TestDir::new();
-    let pg = pg_url();
-    let url = format!("s3://snaps/{t}");
+    let Case { t, moto, d, pg, url } = case("os_kill", 3_000, 32);
     let staging = d.path("staging");
     let mut args = vec!["--quiet"];
     args.extend(export_args(&moto, &pg, &t, &url, &["--chunk-rows", "100", "--staging", staging.to_str().unwrap()]));
@@ -248,7 +256,8 @@ fn objstore_export_killed_midway_resumes_into_the_bucket() {
 
     // Then kills at random moments, and a run to the end.
     let (s, kills) = kill_repeatedly_then_finish(&args, 4, &committed);
-    eprintln!("export into the bucket killed {} more time(s) before completing", kills);
+    eprintln!("export into the bucket killed {kills} more time(s) before completing");
+    assert!(kills >= 1, "the export was not interrupted at random; the test proved less than it says");
     assert_eq!((s["rows"].as_u64(), s["chunks"].as_u64()), (Some(3_000), Some(30)));
 
     // Identical to an uninterrupted export, and nothing left over in the bucket.
@@ -281,13 +290,7 @@ fn objstore_export_killed_midway_resumes_into_the_bucket() {
 
 #[test]
 fn objstore_damaged_objects_are_named_by_verify_and_import() {
-    let t = table("os_bad");
-    seed_vectors(&t, 400, 16);
-    let moto = Moto::start();
-    moto.bucket("snaps");
-    let d = TestDir::new();
-    let pg = pg_url();
-    let url = format!("s3://snaps/{t}");
+    let Case { t, moto, d, pg, url } = case("os_bad", 400, 16);
     ok_json(&export_args(&moto, &pg, &t, &url, &["--chunk-rows", "100", "--staging", d.path("staging").to_str().unwrap()]));
     let key = |i: u32| format!("{t}/chunks/{t}/{i:06}.parquet");
     let file = |i: u32| format!("chunks/{t}/{i:06}.parquet");
