@@ -2,13 +2,13 @@
 
 use crate::error::{Error, Result};
 use crate::model::Metric;
-use crate::pipeline::{export, import, mapping::MappingArgs, validate};
+use crate::pipeline::{export, import, mapping::MappingArgs, migrate, validate};
 use crate::progress::Output;
 use crate::pipeline::publish::Mirror;
 use crate::snapshot::store::StoreArgs;
 use crate::snapshot::{archive, verify, Location, Manifest};
 use crate::sink::{self, rest::RestArgs};
-use crate::sources::{chroma, milvus, pgvector, qdrant, supabase, weaviate};
+use crate::sources::{chroma, milvus, pgvector, qdrant, supabase, weaviate, AnySource, Source};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -41,6 +41,12 @@ pub enum Command {
     },
     /// Import a snapshot into VelesDB (resumable).
     Import(ImportArgs),
+    /// Export and import in one command: the import starts on committed
+    /// chunks while the export goes on; re-run the same command to resume.
+    /// Flags after the source name go to the source when it has them,
+    /// otherwise to the import (`--to`, `--to-collection`, `--metric`, …).
+    #[command(visible_alias = "from")]
+    Migrate(MigrateArgs),
     /// Re-hash every chunk of a snapshot (directory or packed archive) and check it against its manifest.
     Verify {
         /// Snapshot directory or store URL (s3://, gs://, az://), or an archive made by `pack` (FILE, or FILE.000 for split parts).
@@ -174,8 +180,9 @@ pub enum DiscoverSource {
 pub struct ExportCommon {
     /// Snapshot to write (or to resume): a directory, or a store URL
     /// (s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, az://CONTAINER/PREFIX).
+    /// Required by export; for migrate, the staging snapshot (kept).
     #[arg(long)]
-    pub out: String,
+    pub out: Option<String>,
     /// Rows per chunk (default: about 16 MiB of vectors per chunk).
     #[arg(long)]
     pub chunk_rows: Option<usize>,
@@ -195,7 +202,8 @@ impl ExportCommon {
     /// staging directory is prepared here: the store's manifest decides).
     fn options(&self, store: &StoreArgs) -> Result<(export::ExportOptions, Option<Arc<Mirror>>)> {
         let chunk_rows = self.chunk_rows;
-        Ok(match Location::parse(&self.out, store)? {
+        let out = self.out.as_deref().ok_or_else(|| Error::Usage("--out is required: the snapshot directory or store URL to write".into()))?;
+        Ok(match Location::parse(out, store)? {
             Location::Dir(out) => (export::ExportOptions { out, chunk_rows, publish: None }, None),
             Location::Store(remote) => {
                 let mirror = Arc::new(Mirror::prepare(remote, self.staging.clone(), self.part_size)?);
@@ -280,6 +288,40 @@ pub struct ImportArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    #[command(subcommand)]
+    pub source: SourceArgs,
+    /// VelesDB destination: a local data directory (embedded) or http(s)://HOST:PORT of a velesdb-server.
+    #[arg(long)]
+    pub to: String,
+    /// Collection in VelesDB (default: the source collection's name).
+    #[arg(long)]
+    pub to_collection: Option<String>,
+    /// Keep the staging snapshot after success (always kept when --out names it).
+    #[arg(long)]
+    pub keep_snapshot: bool,
+    /// Distance metric (cosine, l2, dot); default: the source's.
+    #[arg(long)]
+    pub metric: Option<String>,
+    /// Points per upsert call (embedded).
+    #[arg(long, default_value_t = 1000)]
+    pub batch_size: usize,
+    /// VelesDB storage mode for a new collection: full, sq8, binary, pq, rabitq.
+    #[arg(long, default_value = "full")]
+    pub storage_mode: String,
+    /// HNSW M for a new collection (default: the source index's, else VelesDB's).
+    #[arg(long)]
+    pub hnsw_m: Option<u32>,
+    /// HNSW ef_construction for a new collection (default: the source index's, else VelesDB's).
+    #[arg(long)]
+    pub hnsw_ef_construction: Option<u32>,
+    #[command(flatten)]
+    pub rest: RestArgs,
+    #[command(flatten)]
+    pub mapping: MappingArgs,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
     /// Snapshot directory or store URL (s3://, gs://, az://).
     pub dir: String,
@@ -327,19 +369,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 .enable_all()
                 .build()
                 .map_err(|e| Error::io("starting the async runtime", e))?;
-            let mut s = rt.block_on(async {
-                match source {
-                    SourceArgs::Pgvector { args, .. } => {
-                        let src = pgvector::Pgvector::connect(args).await?;
-                        export::run(src, opts, &out).await
-                    }
-                    SourceArgs::Chroma { args, .. } => export::run(chroma::Chroma::connect(args)?, opts, &out).await,
-                    SourceArgs::Supabase { args, .. } => export::run(supabase::connect(args).await?, opts, &out).await,
-                    SourceArgs::Qdrant { args, .. } => export::run(qdrant::Qdrant::connect(args)?, opts, &out).await,
-                    SourceArgs::Milvus { args, .. } => export::run(milvus::Milvus::connect(args)?, opts, &out).await,
-                    SourceArgs::Weaviate { args, .. } => export::run_many(weaviate::connect(args).await?, opts, &out).await,
-                }
-            })?;
+            let mut s = rt.block_on(async { export::run_many(connect(source).await?, opts, &out).await })?;
             if let Some(m) = mirror {
                 m.finish(&mut s)?;
             }
@@ -393,6 +423,67 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 if !s.skipped_null_vectors.is_empty() {
                     println!("skipped {} rows with a NULL vector: {:?}", s.skipped_null_vectors.len(), s.skipped_null_vectors);
                 }
+            });
+            Ok(Outcome::Ok)
+        }
+        Command::Migrate(a) => {
+            let metric = parse_metric(a.metric.as_deref())?;
+            let to = sink::Destination::parse(&a.to, &a.rest)?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| Error::io("starting the async runtime", e))?;
+            let common = a.source.common();
+            let (given_out, chunk_rows) = (common.out.clone(), common.chunk_rows);
+            let sources = rt.block_on(connect(a.source))?;
+            let out_dir = match &given_out {
+                Some(o) => match Location::parse(o, &cli.store)? {
+                    Location::Dir(d) => d,
+                    Location::Store(_) => {
+                        return Err(Error::Usage("migrate stages its snapshot in a local directory; give --out a directory (export to a store URL with `export`)".into()))
+                    }
+                },
+                None => default_staging(&sources, &to.key(), a.to_collection.as_deref()),
+            };
+            out.note(format!("staging snapshot: {}", out_dir.display()));
+            let opts = migrate::MigrateOptions {
+                export: export::ExportOptions { out: out_dir.clone(), chunk_rows, publish: None },
+                import: import::ImportOptions {
+                    snapshot: Location::Dir(out_dir),
+                    journal_dir: None,
+                    to,
+                    collection: String::new(),
+                    metric,
+                    parallelism: 1,
+                    batch_size: a.batch_size,
+                    hnsw_m: a.hnsw_m,
+                    hnsw_ef_construction: a.hnsw_ef_construction,
+                    mapping: a.mapping,
+                    partial: true,
+                    storage_mode: a.storage_mode,
+                    dry_run: false,
+                },
+                dest_collection: a.to_collection,
+                keep_snapshot: a.keep_snapshot || given_out.is_some(),
+            };
+            init_rayon(1);
+            let s = migrate::run(&rt, sources, opts, &out)?;
+            emit(&out, &s, || {
+                for i in &s.imports {
+                    println!(
+                        "migrated {} rows of {} into {} / {} (collection now holds {})",
+                        s.export.rows, s.export.source, i.destination, i.collection, i.collection_count
+                    );
+                }
+                println!(
+                    "{:.1} s in all; {} import round(s) ran during the export; staging snapshot {} {}; peak memory {}",
+                    s.seconds,
+                    s.rounds_during_export,
+                    s.snapshot,
+                    if s.snapshot_kept { "kept" } else { "removed" },
+                    mib(s.peak_rss_bytes)
+                );
             });
             Ok(Outcome::Ok)
         }
@@ -552,6 +643,88 @@ fn report_verify(out: &Output, r: &verify::VerifyReport, done: &str) {
 fn parse_metric(m: Option<&str>) -> Result<Option<Metric>> {
     m.map(|s| Metric::parse(s).ok_or_else(|| Error::Usage(format!("--metric {s}: use cosine, l2 or dot"))))
         .transpose()
+}
+
+/// Parse the command line. For `migrate` (and `from`), a flag written after
+/// the source name that the source does not have but migrate does (`--to`,
+/// `--to-collection`, `--metric`, …) is moved before the source name, so
+/// `migrate pgvector --url … --table items --to ./data` reads naturally.
+pub fn parse() -> Cli {
+    Cli::parse_from(relocate_migrate_flags(std::env::args_os().collect()))
+}
+
+pub fn relocate_migrate_flags(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let Some(mig) = cmd.find_subcommand("migrate") else { return args };
+    let Some(mi) = args.iter().skip(1).position(|a| a == "migrate" || a == "from").map(|p| p + 1) else { return args };
+    let named = |i: usize| args[i].to_str().and_then(|t| mig.find_subcommand(t));
+    let Some(si) = (mi + 1..args.len()).find(|&i| named(i).is_some()) else { return args };
+    let src = named(si).expect("found above");
+    let long = |c: &clap::Command, name: &str| c.get_arguments().find(|a| a.get_long() == Some(name)).map(|a| a.get_action().takes_values());
+    let (mut moved, mut kept) = (Vec::new(), Vec::new());
+    let mut i = si + 1;
+    while i < args.len() {
+        let t = args[i].to_string_lossy().into_owned();
+        if t == "--" {
+            kept.extend(args[i..].iter().cloned());
+            break;
+        }
+        let mut take = 1;
+        let mut to_migrate = false;
+        if let Some(flag) = t.strip_prefix("--") {
+            let (name, inline) = flag.split_once('=').map_or((flag, false), |(n, _)| (n, true));
+            let (own, theirs) = (long(src, name), long(mig, name));
+            let takes = match (own, theirs) {
+                (Some(v), _) => v,
+                (None, Some(v)) => {
+                    to_migrate = true;
+                    v
+                }
+                (None, None) => false,
+            };
+            if takes && !inline && i + 1 < args.len() {
+                take = 2;
+            }
+        }
+        let target = if to_migrate { &mut moved } else { &mut kept };
+        target.extend(args[i..i + take].iter().cloned());
+        i += take;
+    }
+    let mut out: Vec<std::ffi::OsString> = args[..si].to_vec();
+    out.extend(moved);
+    out.push(args[si].clone());
+    out.extend(kept);
+    out
+}
+
+/// Where `migrate` stages its snapshot when --out is not given: a directory
+/// under `./.velesdb-migrate/`, named after the source and destination, so
+/// that re-running the same command finds (and resumes) it.
+fn default_staging(sources: &[AnySource], dest: &str, dest_collection: Option<&str>) -> PathBuf {
+    let mut h = blake3::Hasher::new();
+    for s in sources {
+        h.update(s.kind().as_bytes());
+        h.update(s.address().as_bytes());
+        h.update(s.options().to_string().as_bytes());
+    }
+    h.update(dest.as_bytes());
+    h.update(dest_collection.unwrap_or("").as_bytes());
+    let kind = sources.first().map_or("source", |s| s.kind());
+    PathBuf::from(".velesdb-migrate").join(format!("migrate-{kind}-{}", &h.finalize().to_hex()[..16]))
+}
+
+/// Connect to the source the arguments name: one [`AnySource`] per
+/// collection to export. The one place that knows every source.
+async fn connect(source: SourceArgs) -> Result<Vec<AnySource>> {
+    Ok(match source {
+        SourceArgs::Pgvector { args, .. } => vec![pgvector::Pgvector::connect(args).await?.into()],
+        SourceArgs::Chroma { args, .. } => vec![chroma::Chroma::connect(args)?.into()],
+        SourceArgs::Supabase { args, .. } => vec![supabase::connect(args).await?.into()],
+        SourceArgs::Qdrant { args, .. } => vec![qdrant::Qdrant::connect(args)?.into()],
+        SourceArgs::Milvus { args, .. } => vec![milvus::Milvus::connect(args)?.into()],
+        SourceArgs::Weaviate { args, .. } => weaviate::connect(args).await?.into_iter().map(AnySource::from).collect(),
+    })
 }
 
 fn init_rayon(threads: usize) {

@@ -1,0 +1,109 @@
+//! `migrate` (alias `from`): export and import in one command against the
+//! real PostgreSQL + pgvector and embedded VelesDB.
+
+use crate::common::*;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// Run the binary in `cwd` (migrate stages under ./.velesdb-migrate).
+fn run_in(cwd: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(bin()).current_dir(cwd).args(args).output().expect("run velesdb-migrate")
+}
+
+fn ok_in(cwd: &Path, args: &[&str]) -> serde_json::Value {
+    let mut a = vec!["--json", "--quiet"];
+    a.extend_from_slice(args);
+    let o = run_in(cwd, &a);
+    assert!(o.status.success(), "{}", text(&o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&o)))
+}
+
+/// Chunks recorded as done by every import journal of a snapshot.
+fn journal_chunks(snap: &Path) -> usize {
+    std::fs::read_dir(snap.join(".imports"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| json_file(&e.path()))
+        .map(|j| j["done"].as_array().map_or(0, |d| d.len()))
+        .sum()
+}
+
+#[test]
+fn migrate_exports_imports_and_removes_its_staging_snapshot() {
+    let d = TestDir::new();
+    let t = table("mig");
+    seed_vectors(&t, 3000, 16);
+    let url = pg_url();
+    let db = d.path("db");
+    // Destination flags after the source name are the import's.
+    let s = ok_in(&d.path(""), &["migrate", "pgvector", "--url", &url, "--table", &t, "--chunk-rows", "500", "--to", db.to_str().unwrap(), "--to-collection", "items"]);
+    assert_eq!(s["export"]["rows"], 3000);
+    assert_eq!(s["imports"][0]["collection"], "items");
+    assert_eq!(s["imports"][0]["collection_count"], 3000);
+    assert_eq!(s["points_upserted"], 3000);
+    assert_eq!(s["snapshot_kept"], false);
+    let staging = d.path("").join(s["snapshot"].as_str().unwrap());
+    assert!(!staging.exists(), "the staging snapshot is removed on success: {}", staging.display());
+
+    // `from` is the same command; --keep-snapshot keeps the staging snapshot,
+    // which validates against what was imported.
+    let db2 = d.path("db2");
+    let s = ok_in(&d.path(""), &["from", "pgvector", "--url", &url, "--table", &t, "--to", db2.to_str().unwrap(), "--keep-snapshot"]);
+    let staging = d.path("").join(s["snapshot"].as_str().unwrap());
+    assert!(staging.join("manifest.json").exists());
+    let v = ok_json(&["validate", staging.to_str().unwrap(), "--to", db2.to_str().unwrap(), "--collection", &t, "--strict"]);
+    assert_eq!(v["ok"], true, "{v:#}");
+
+    // A source error stops it with the source's message and exit code.
+    let o = run_in(&d.path(""), &["migrate", "pgvector", "--url", &url, "--table", "no_such_table_here", "--to", db.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no_such_table_here"), "{}", text(&o));
+}
+
+#[test]
+fn migrate_imports_while_exporting_and_resumes_after_a_kill() {
+    let d = TestDir::new();
+    let t = table("migk");
+    seed_vectors(&t, 4000, 8);
+    let url = pg_url();
+    let db = d.path("db");
+    let snap = d.path("snap");
+    // pg_sleep slows the source down (about 1 ms a row) so the export is
+    // still running when the import has finished its first chunks.
+    let args = [
+        "--quiet", "migrate", "pgvector", "--url", &url, "--table", &t, "--where", "pg_sleep(0.001) IS NOT NULL",
+        "--chunk-rows", "250", "--out", snap.to_str().unwrap(), "--to", db.to_str().unwrap(),
+    ];
+    let mut child = Command::new(bin()).current_dir(d.path("")).args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut overlapped = false;
+    while std::time::Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        let incomplete = json_file(&snap.join("manifest.json")).is_some_and(|m| m["complete"] == false);
+        if incomplete && journal_chunks(&snap) >= 1 {
+            overlapped = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().ok();
+    child.wait().ok();
+    assert!(overlapped, "chunks were imported while the export was still running");
+
+    // The same command resumes both phases and finishes.
+    let mut a = vec!["--json"];
+    a.extend_from_slice(&args);
+    let o = run_in(&d.path(""), &a);
+    assert!(o.status.success(), "{}", text(&o));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(s["export"]["rows"], 4000);
+    assert!(s["export"]["resumed_chunks"].as_u64().unwrap() >= 1, "{s:#}");
+    assert_eq!(s["imports"][0]["collection_count"], 4000);
+    assert!(s["imports"][0]["chunks_skipped"].as_u64().unwrap() >= 1 || s["rounds_during_export"].as_u64().unwrap() >= 1, "{s:#}");
+    assert_eq!(s["snapshot_kept"], true, "--out names a snapshot to keep");
+    let v = ok_json(&["validate", snap.to_str().unwrap(), "--to", db.to_str().unwrap(), "--collection", &t, "--strict"]);
+    assert_eq!(v["ok"], true, "{v:#}");
+}
