@@ -195,6 +195,13 @@ pub struct ExportCommon {
     /// size (multipart upload; S3 wants at least 5M). Suffixes K, M, G.
     #[arg(long, env = "VELESDB_MIGRATE_PART_SIZE", value_parser = parse_size, default_value = "16M", value_name = "SIZE")]
     pub part_size: u64,
+    /// Connect, describe, time a sample page and estimate the snapshot's size
+    /// and the export's duration; write nothing (--out is not needed).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Rows in the --dry-run sample.
+    #[arg(long, default_value_t = 1000)]
+    pub sample_rows: usize,
 }
 
 impl ExportCommon {
@@ -363,12 +370,31 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     let out = Output { quiet: cli.quiet, no_progress: cli.no_progress, json: cli.json };
     match cli.command {
         Command::Export { source } => {
-            let (opts, mirror) = source.common().options(&cli.store)?;
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
                 .build()
                 .map_err(|e| Error::io("starting the async runtime", e))?;
+            let common = source.common();
+            if common.dry_run {
+                let (chunk_rows, sample) = (common.chunk_rows, common.sample_rows);
+                let r = rt.block_on(async { export::dry_run(connect(source).await?, chunk_rows, sample).await })?;
+                emit(&out, &r, || {
+                    println!("dry run of {}: nothing was written", r.source);
+                    for c in &r.collections {
+                        let rows = c.rows.map_or("unknown".into(), |n| n.to_string());
+                        let size = c.estimated_snapshot_bytes.map_or("unknown".into(), |b| format!("{:.1} MiB", b as f64 / 1048576.0));
+                        let time = c.estimated_seconds.map_or("unknown".into(), |s| format!("{s:.0} s"));
+                        let vectors: Vec<String> = c.schema.vectors.iter().map(|v| format!("{} ({:?}, dim {})", v.name, v.kind, v.dimension)).collect();
+                        println!(
+                            "  {} ({}): {rows} rows, id {} ({:?}), vectors {}, {} metadata field(s); sample {} rows in {:.2} s; estimated snapshot {size}, export about {time}",
+                            c.collection, c.source_name, c.schema.id.name, c.schema.id.kind, vectors.join(", "), c.schema.metadata.len(), c.sample_rows, c.sample_seconds
+                        );
+                    }
+                });
+                return Ok(Outcome::Ok);
+            }
+            let (opts, mirror) = common.options(&cli.store)?;
             let mut s = rt.block_on(async { export::run_many(connect(source).await?, opts, &out).await })?;
             if let Some(m) = mirror {
                 m.finish(&mut s)?;

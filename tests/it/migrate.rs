@@ -107,3 +107,27 @@ fn migrate_imports_while_exporting_and_resumes_after_a_kill() {
     let v = ok_json(&["validate", snap.to_str().unwrap(), "--to", db.to_str().unwrap(), "--collection", &t, "--strict"]);
     assert_eq!(v["ok"], true, "{v:#}");
 }
+
+#[test]
+fn export_dry_run_estimates_and_writes_nothing() {
+    let d = TestDir::new();
+    let t = table("dry");
+    seed_vectors(&t, 5000, 32);
+    let out = d.path("never");
+    let url = pg_url();
+    let r = ok_json(&["export", "pgvector", "--url", &url, "--table", &t, "--out", out.to_str().unwrap(), "--dry-run", "--sample-rows", "500"]);
+    assert!(!out.exists(), "a dry run writes nothing");
+    assert_eq!(r["dry_run"], true);
+    let c = &r["collections"][0];
+    assert_eq!(c["rows"], 5000);
+    assert_eq!(c["sample_rows"], 500);
+    assert_eq!(c["schema"]["vectors"][0]["dimension"], 32);
+    assert!(r["estimated_seconds"].as_f64().unwrap() > 0.0);
+    // The size estimate is within 25 % of the real snapshot's.
+    let est = r["estimated_snapshot_bytes"].as_f64().unwrap();
+    let real = export(&t, &d.path("snap"), &[])["bytes"].as_f64().unwrap();
+    assert!((est - real).abs() / real < 0.25, "estimated {est} bytes, real {real}");
+    // Bad credentials are found by the dry run too.
+    let e = fails(&["export", "pgvector", "--url", "postgres://postgres@127.0.0.1:1/postgres", "--table", &t, "--dry-run"], 1);
+    assert!(e.contains("127.0.0.1:1"), "{e}");
+}
