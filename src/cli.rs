@@ -4,6 +4,7 @@ use crate::error::{Error, Result};
 use crate::model::Metric;
 use crate::pipeline::{export, import, mapping::MappingArgs, migrate, validate};
 use crate::progress::Output;
+use crate::runlog;
 use crate::pipeline::publish::Mirror;
 use crate::snapshot::store::StoreArgs;
 use crate::snapshot::{archive, verify, Location, Manifest};
@@ -41,6 +42,15 @@ pub enum Command {
     },
     /// Import a snapshot into VelesDB (resumable).
     Import(ImportArgs),
+    /// Continue an interrupted export, import or migrate: DIR is its snapshot
+    /// (or staging) directory; without DIR, the most recent interrupted run
+    /// found in the current directory. Secrets are re-read from the environment.
+    Resume {
+        dir: Option<PathBuf>,
+        /// Only list the interrupted runs found.
+        #[arg(long)]
+        list: bool,
+    },
     /// Export and import in one command: the import starts on committed
     /// chunks while the export goes on; re-run the same command to resume.
     /// Flags after the source name go to the source when it has them,
@@ -395,9 +405,16 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 return Ok(Outcome::Ok);
             }
             let (opts, mirror) = common.options(&cli.store)?;
+            let local = mirror.is_none().then(|| opts.out.clone());
+            if let Some(dir) = &local {
+                runlog::start(dir, "export", None)?;
+            }
             let mut s = rt.block_on(async { export::run_many(connect(source).await?, opts, &out).await })?;
             if let Some(m) = mirror {
                 m.finish(&mut s)?;
+            }
+            if let Some(dir) = &local {
+                runlog::finish(dir, "export", None)?;
             }
             emit(&out, &s, || {
                 println!(
@@ -430,7 +447,17 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 dry_run: a.dry_run,
             };
             init_rayon(opts.parallelism);
+            let record = match (&opts.snapshot, opts.dry_run) {
+                (Location::Dir(d), false) => Some((d.clone(), format!("{} {}", opts.to.key(), opts.collection))),
+                _ => None,
+            };
+            if let Some((d, key)) = &record {
+                runlog::start(d, "import", Some(key))?;
+            }
             let s = import::run(opts, &out)?;
+            if let Some((d, key)) = &record {
+                runlog::finish(d, "import", Some(key))?;
+            }
             emit(&out, &s, || {
                 if s.dry_run {
                     println!(
@@ -494,7 +521,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 keep_snapshot: a.keep_snapshot || given_out.is_some(),
             };
             init_rayon(1);
+            let staging = opts.export.out.clone();
+            runlog::start(&staging, "migrate", None)?;
             let s = migrate::run(&rt, sources, opts, &out)?;
+            runlog::finish(&staging, "migrate", None)?;
             emit(&out, &s, || {
                 for i in &s.imports {
                     println!(
@@ -512,6 +542,42 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 );
             });
             Ok(Outcome::Ok)
+        }
+        Command::Resume { dir, list } => {
+            let here = std::env::current_dir().map_err(|e| Error::io("reading the current directory", e))?;
+            let base = dir.unwrap_or(here);
+            if list {
+                let found: Vec<serde_json::Value> = runlog::find(&base)
+                    .into_iter()
+                    .map(|(p, r)| serde_json::json!({ "record": p.display().to_string(), "command": r.command, "args": r.args, "cwd": r.cwd, "started_at": r.started_at, "secrets_from_env": r.secrets_from_env }))
+                    .collect();
+                emit(&out, &found, || {
+                    for f in &found {
+                        println!("{} {} (started {}, in {})", f["command"].as_str().unwrap_or(""), f["args"], f["started_at"].as_str().unwrap_or(""), f["cwd"]);
+                    }
+                    if found.is_empty() {
+                        println!("no interrupted run found");
+                    }
+                });
+                return Ok(Outcome::Ok);
+            }
+            let rec = runlog::latest(&base)?;
+            let missing = runlog::missing_secrets(&rec);
+            if !missing.is_empty() {
+                return Err(Error::Usage(format!(
+                    "the interrupted {} needs secrets that are never recorded; set {} in the environment and run resume again",
+                    rec.command,
+                    missing.join(", ")
+                )));
+            }
+            std::env::set_current_dir(&rec.cwd).map_err(|e| Error::io(format!("entering {}", rec.cwd.display()), e))?;
+            let mut args: Vec<String> = vec!["velesdb-migrate".into()];
+            args.extend(["--json", "--quiet", "--no-progress"].iter().zip([out.json, out.quiet, out.no_progress]).filter(|(_, on)| *on).map(|(f, _)| f.to_string()));
+            args.extend(rec.args.iter().cloned());
+            out.note(format!("resuming: velesdb-migrate {} (in {})", rec.args.join(" "), rec.cwd.display()));
+            crate::runlog::set_args(args.iter().map(Into::into).collect());
+            let again = Cli::try_parse_from(&args).map_err(|e| Error::Usage(format!("the recorded command no longer parses: {e}")))?;
+            run(again)
         }
         Command::Pack { dir, file, split_size, partial } => {
             local_only(&[&dir, &file], "pack")?;
@@ -676,7 +742,9 @@ fn parse_metric(m: Option<&str>) -> Result<Option<Metric>> {
 /// `--to-collection`, `--metric`, …) is moved before the source name, so
 /// `migrate pgvector --url … --table items --to ./data` reads naturally.
 pub fn parse() -> Cli {
-    Cli::parse_from(relocate_migrate_flags(std::env::args_os().collect()))
+    let args = relocate_migrate_flags(std::env::args_os().collect());
+    crate::runlog::set_args(args.clone());
+    Cli::parse_from(args)
 }
 
 pub fn relocate_migrate_flags(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {

@@ -158,7 +158,9 @@ pub async fn run_many<S: Source>(mut sources: Vec<S>, opts: ExportOptions, out: 
         if leftover.exists() {
             std::fs::remove_file(&leftover).ctx(|| format!("removing leftover {}", leftover.display()))?;
         }
-        if dir.exists() && std::fs::read_dir(&dir).ctx(|| format!("reading {}", dir.display()))?.next().is_some() {
+        // The journal directory may hold this run's own record (`resume`).
+        let mut entries = std::fs::read_dir(&dir).into_iter().flatten().flatten();
+        if dir.exists() && entries.any(|e| e.file_name() != crate::snapshot::JOURNAL_DIR) {
             return Err(Error::Usage(format!(
                 "{} is not empty and holds no snapshot; choose a new or empty directory for --out",
                 dir.display()

@@ -131,3 +131,84 @@ fn export_dry_run_estimates_and_writes_nothing() {
     let e = fails(&["export", "pgvector", "--url", "postgres://postgres@127.0.0.1:1/postgres", "--table", &t, "--dry-run"], 1);
     assert!(e.contains("127.0.0.1:1"), "{e}");
 }
+
+/// Start `args` in `cwd`; kill it once `ready()` holds (or it ends); true if killed first.
+fn kill_when(cwd: &Path, args: &[&str], envs: &[(&str, &str)], ready: &dyn Fn() -> bool) -> bool {
+    let mut child = Command::new(bin()).current_dir(cwd).args(args).envs(envs.iter().copied()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        if ready() {
+            child.kill().ok();
+            child.wait().ok();
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().ok();
+    child.wait().ok();
+    false
+}
+
+#[test]
+fn resume_continues_the_interrupted_export_and_migrate() {
+    let d = TestDir::new();
+    let cwd = d.path("");
+    let t = table("res");
+    seed_vectors(&t, 3000, 8);
+    // The password role reads the table; its password must not be recorded.
+    psql(&format!(
+        "DO $$ BEGIN
+           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'vm_password_user') THEN
+             CREATE ROLE vm_password_user LOGIN PASSWORD 'right-password';
+           END IF;
+         END $$; GRANT SELECT ON {t} TO vm_password_user;"
+    ));
+    let port = pg_url().rsplit(':').next().unwrap().split('/').next().unwrap().to_owned();
+    let secret_url = format!("postgres://vm_password_user:right-password@127.0.0.1:{port}/postgres");
+    let whole = d.path("whole");
+    export(&t, &whole, &["--chunk-rows", "100"]);
+
+    let snap = d.path("snap");
+    let args = ["--quiet", "export", "pgvector", "--url", &secret_url, "--table", &t, "--where", "pg_sleep(0.001) IS NOT NULL", "--chunk-rows", "100", "--out", "snap"];
+    let committed = || json_file(&snap.join("manifest.json")).map_or(0, |m| m["collections"][0]["chunks"].as_array().map_or(0, |c| c.len()));
+    assert!(kill_when(&cwd, &args, &[], &|| committed() >= 2), "the export finished before it could be interrupted");
+    let record = std::fs::read_to_string(snap.join(".imports/run-export.json")).unwrap();
+    assert!(!record.contains("right-password") && record.contains("DATABASE_URL"), "{record}");
+    assert_eq!(fails_in(&cwd, &["resume"], &[], 2).contains("DATABASE_URL"), true);
+    let s = ok_in_env(&cwd, &["resume"], &[("DATABASE_URL", &secret_url)]);
+    assert_eq!(s["rows"], 3000);
+    assert!(s["resumed_chunks"].as_u64().unwrap() >= 2, "{s:#}");
+    // Same rows as one uninterrupted export (the filter only slows the source).
+    let hashes = |p: &Path| chunk_hashes(p).into_iter().map(|(_, h)| h).collect::<Vec<_>>();
+    assert_eq!(hashes(&snap), hashes(&whole));
+    assert!(fails_in(&cwd, &["resume"], &[], 2).contains("no interrupted"), "a finished run is not resumed again");
+
+    // An interrupted migrate (default staging directory) resumes too.
+    let db = d.path("db");
+    let margs = ["--quiet", "migrate", "pgvector", "--url", &pg_url(), "--table", &t, "--where", "pg_sleep(0.001) IS NOT NULL", "--chunk-rows", "100", "--to", db.to_str().unwrap()];
+    let staging_manifest = || std::fs::read_dir(cwd.join(".velesdb-migrate")).into_iter().flatten().flatten().any(|e| e.path().join("manifest.json").exists());
+    assert!(kill_when(&cwd, &margs, &[], &staging_manifest), "the migrate finished before it could be interrupted");
+    let listed = ok_in_env(&cwd, &["resume", "--list"], &[]);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed:#}");
+    assert_eq!(listed[0]["command"], "migrate");
+    let s = ok_in_env(&cwd, &["resume"], &[]);
+    assert_eq!(s["imports"][0]["collection_count"], 3000, "{s:#}");
+    assert_eq!(s["snapshot_kept"], false);
+}
+
+fn ok_in_env(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> serde_json::Value {
+    let mut a = vec!["--json", "--quiet"];
+    a.extend_from_slice(args);
+    let o = Command::new(bin()).current_dir(cwd).args(&a).env_remove("DATABASE_URL").envs(envs.iter().copied()).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&o)))
+}
+
+fn fails_in(cwd: &Path, args: &[&str], envs: &[(&str, &str)], code: i32) -> String {
+    let o = Command::new(bin()).current_dir(cwd).args(args).env_remove("DATABASE_URL").envs(envs.iter().copied()).output().unwrap();
+    assert_eq!(o.status.code(), Some(code), "{}", text(&o));
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
