@@ -212,3 +212,34 @@ fn fails_in(cwd: &Path, args: &[&str], envs: &[(&str, &str)], code: i32) -> Stri
     assert_eq!(o.status.code(), Some(code), "{}", text(&o));
     String::from_utf8_lossy(&o.stderr).to_string()
 }
+
+#[test]
+fn import_transforms_shape_the_payload_and_are_recorded() {
+    let d = TestDir::new();
+    let t = table("xf");
+    seed_vectors(&t, 400, 8);
+    let snap = d.path("snap");
+    export(&t, &snap, &["--chunk-rows", "100"]);
+    let (s, db) = (snap.to_str().unwrap(), d.path("db"));
+    let db = db.to_str().unwrap();
+    let xf = ["--rename-field", "n=num", "--field-to-document", "title", "--set-field", "tenant=acme", "--set-field", "version=3"];
+    let mut a = vec!["import", s, "--to", db, "--collection", "shaped"];
+    a.extend_from_slice(&xf);
+    assert_eq!(ok_json(&a)["collection_count"], 400);
+    // validate computes the payload with the same transforms: all equal…
+    let mut v = vec!["validate", s, "--to", db, "--collection", "shaped", "--strict"];
+    v.extend_from_slice(&xf);
+    assert_eq!(ok_json(&v)["ok"], true);
+    // …and without them, every payload differs from the plain one.
+    let o = run(&["--json", "validate", s, "--to", db, "--collection", "shaped", "--strict"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    // Resuming into the collection with other transforms is refused.
+    let e = fails(&["import", s, "--to", db, "--collection", "shaped", "--drop-field", "n"], 2);
+    assert!(e.contains("other options") && e.contains("transforms"), "{e}");
+    // --select-fields keeps only the named fields.
+    assert_eq!(ok_json(&["import", s, "--to", db, "--collection", "slim", "--select-fields", "n"])["collection_count"], 400);
+    assert_eq!(ok_json(&["validate", s, "--to", db, "--collection", "slim", "--strict", "--select-fields", "n"])["ok"], true);
+    // A rename onto an existing field names the record.
+    let e = fails(&["import", s, "--to", db, "--collection", "clash", "--rename-field", "n=title"], 1);
+    assert!(e.contains("--rename-field n=title") && e.contains("id "), "{e}");
+}
