@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod error;
+pub mod metrics;
 pub mod model;
 pub mod pipeline;
 pub mod progress;
