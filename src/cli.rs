@@ -6,7 +6,7 @@ use crate::pipeline::{export, import, mapping::MappingArgs, validate};
 use crate::progress::Output;
 use crate::snapshot::{archive, verify, Manifest};
 use crate::sink::{self, rest::RestArgs};
-use crate::sources::{chroma, pgvector, qdrant, supabase};
+use crate::sources::{chroma, pgvector, pinecone, qdrant, supabase};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -103,6 +103,13 @@ pub enum SourceArgs {
     Qdrant {
         #[command(flatten)]
         args: qdrant::Args,
+        #[command(flatten)]
+        common: ExportCommon,
+    },
+    /// Pinecone (REST API 2025-10): every namespace of an index, or those given.
+    Pinecone {
+        #[command(flatten)]
+        args: pinecone::Args,
         #[command(flatten)]
         common: ExportCommon,
     },
@@ -267,6 +274,16 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                     SourceArgs::Chroma { args, common } => export::run(chroma::Chroma::connect(args)?, common.options(), &out).await,
                     SourceArgs::Supabase { args, common } => export::run(supabase::connect(args).await?, common.options(), &out).await,
                     SourceArgs::Qdrant { args, common } => export::run(qdrant::Qdrant::connect(args)?, common.options(), &out).await,
+                    SourceArgs::Pinecone { args, common } => {
+                        let mut sources = pinecone::open(args).await?;
+                        if sources.len() != 1 {
+                            return Err(Error::Usage(format!(
+                                "the index has {} namespaces: export one at a time with --namespace",
+                                sources.len()
+                            )));
+                        }
+                        export::run(sources.remove(0), common.options(), &out).await
+                    }
                 }
             })?;
             emit(&out, &s, || {

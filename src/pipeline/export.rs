@@ -41,6 +41,10 @@ pub struct ExportSummary {
     pub seconds: f64,
     pub rows_per_second: f64,
     pub peak_rss_bytes: Option<u64>,
+    /// Source requests retried in this run, by cause.
+    pub retries: std::collections::BTreeMap<String, u64>,
+    /// Records the source listed but could not read any more (deleted meanwhile).
+    pub missing: u64,
 }
 
 /// Chunk size from the vector width: about 16 MiB of raw vector data,
@@ -202,7 +206,13 @@ pub async fn run<S: Source>(mut source: S, opts: ExportOptions, out: &Output) ->
     manifest.collections[ci].complete = true;
     manifest.complete = manifest.collections.iter().all(|c| c.complete);
     manifest.save(&dir)?;
-    Ok(summary(&manifest, ci, &dir, source.address(), false, resumed_chunks, rows, started))
+    let report = source.report();
+    for n in &report.notes {
+        out.note(format!("note: {n}"));
+    }
+    let mut s = summary(&manifest, ci, &dir, source.address(), false, resumed_chunks, rows, started);
+    (s.retries, s.missing) = (report.retries, report.missing);
+    Ok(s)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -222,6 +232,8 @@ fn summary(m: &Manifest, ci: usize, dir: &Path, address: String, already: bool, 
         seconds: secs,
         rows_per_second: if secs > 0.0 { rows as f64 / secs } else { 0.0 },
         peak_rss_bytes: crate::util::peak_rss_bytes(),
+        retries: Default::default(),
+        missing: 0,
     }
 }
 
