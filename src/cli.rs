@@ -274,16 +274,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                     SourceArgs::Chroma { args, common } => export::run(chroma::Chroma::connect(args)?, common.options(), &out).await,
                     SourceArgs::Supabase { args, common } => export::run(supabase::connect(args).await?, common.options(), &out).await,
                     SourceArgs::Qdrant { args, common } => export::run(qdrant::Qdrant::connect(args)?, common.options(), &out).await,
-                    SourceArgs::Pinecone { args, common } => {
-                        let mut sources = pinecone::open(args).await?;
-                        if sources.len() != 1 {
-                            return Err(Error::Usage(format!(
-                                "the index has {} namespaces: export one at a time with --namespace",
-                                sources.len()
-                            )));
-                        }
-                        export::run(sources.remove(0), common.options(), &out).await
-                    }
+                    SourceArgs::Pinecone { args, common } => export::run_many(pinecone::open(args).await?, common.options(), &out).await,
                 }
             })?;
             emit(&out, &s, || {
@@ -295,7 +286,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                     s.chunks,
                     s.bytes as f64 / 1048576.0,
                     if s.already_complete { " — already complete".to_string() } else { format!("; this run: {} rows in {:.1} s ({:.0} rows/s), peak memory {}", s.rows_this_run, s.seconds, s.rows_per_second, mib(s.peak_rss_bytes)) }
-                )
+                );
+                if !s.retries.is_empty() || s.missing > 0 {
+                    println!("retried source requests: {:?}; records gone before they could be read: {}", s.retries, s.missing);
+                }
             });
             Ok(Outcome::Ok)
         }

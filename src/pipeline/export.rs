@@ -9,9 +9,9 @@ use crate::model::{CollectionSchema, Cursor};
 use crate::progress::{Output, Progress};
 use crate::snapshot::manifest::{chunk_file, valid_collection_name};
 use crate::snapshot::{fsutil, write_chunk, CollectionEntry, Manifest, SourceInfo, Totals};
-use crate::sources::{Page, Source};
+use crate::sources::{Description, Page, Source};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -41,8 +41,27 @@ pub struct ExportSummary {
     pub seconds: f64,
     pub rows_per_second: f64,
     pub peak_rss_bytes: Option<u64>,
+    /// Source requests retried in this run, by cause (all collections).
+    pub retries: BTreeMap<String, u64>,
+    /// Records the source listed but could not read any more (deleted meanwhile; all collections).
+    pub missing: u64,
+    /// One entry per collection, in export order.
+    pub collections: Vec<CollectionSummary>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CollectionSummary {
+    pub collection: String,
+    pub source_name: String,
+    pub already_complete: bool,
+    pub resumed_chunks: u64,
+    pub chunks: u64,
+    pub rows: u64,
+    pub bytes: u64,
+    pub rows_this_run: u64,
+    pub seconds: f64,
     /// Source requests retried in this run, by cause.
-    pub retries: std::collections::BTreeMap<String, u64>,
+    pub retries: BTreeMap<String, u64>,
     /// Records the source listed but could not read any more (deleted meanwhile).
     pub missing: u64,
 }
@@ -59,26 +78,56 @@ pub fn auto_chunk_rows(schema: &CollectionSchema) -> usize {
     ((rows / 1000) * 1000).clamp(1000, 100_000) as usize
 }
 
-pub async fn run<S: Source>(mut source: S, opts: ExportOptions, out: &Output) -> Result<ExportSummary> {
+/// Export one collection.
+pub async fn run<S: Source>(source: S, opts: ExportOptions, out: &Output) -> Result<ExportSummary> {
+    run_many(vec![source], opts, out).await
+}
+
+/// Export several collections of one source into one snapshot, one after
+/// the other (each `Source` is one collection; their names must differ).
+/// Every collection is described first, so the manifest lists them all from
+/// the first commit; a resume skips the complete ones and continues the
+/// first incomplete one from its cursor.
+pub async fn run_many<S: Source>(mut sources: Vec<S>, opts: ExportOptions, out: &Output) -> Result<ExportSummary> {
     let started = Instant::now();
-    let desc = source.describe().await?;
-    for n in &desc.notes {
-        out.note(format!("note: {n}"));
+    if sources.is_empty() {
+        return Err(Error::Usage("nothing to export: the source has no collection to read".into()));
     }
-    if !valid_collection_name(&desc.name) {
-        return Err(Error::Usage(format!("collection name {:?} cannot be used as a directory name", desc.name)));
-    }
-    let chunk_rows = opts.chunk_rows.unwrap_or_else(|| auto_chunk_rows(&desc.schema));
-    if chunk_rows == 0 {
+    if opts.chunk_rows == Some(0) {
         return Err(Error::Usage("--chunk-rows must be at least 1".into()));
     }
-    let options = serde_json::json!({ "source": source.options(), "chunk_rows": chunk_rows });
+    let mut descs = Vec::with_capacity(sources.len());
+    for s in sources.iter_mut() {
+        let desc = s.describe().await?;
+        for n in &desc.notes {
+            out.note(format!("note: {n}"));
+        }
+        if !valid_collection_name(&desc.name) {
+            return Err(Error::Usage(format!("collection name {:?} cannot be used as a directory name", desc.name)));
+        }
+        if descs.iter().any(|d: &Description| d.name == desc.name) {
+            return Err(Error::Usage(format!(
+                "two collections of the source would both be called {:?} in the snapshot; export them separately",
+                desc.name
+            )));
+        }
+        descs.push(desc);
+    }
+    let rows_for = |d: &Description| opts.chunk_rows.unwrap_or_else(|| auto_chunk_rows(&d.schema));
+    // The single-collection form is what every snapshot so far recorded.
+    let options = if sources.len() == 1 {
+        serde_json::json!({ "source": sources[0].options(), "chunk_rows": rows_for(&descs[0]) })
+    } else {
+        let each: Vec<serde_json::Value> = sources.iter().map(|s| s.options()).collect();
+        serde_json::json!({ "sources": each, "chunk_rows": opts.chunk_rows })
+    };
+    let (kind, address) = (sources[0].kind(), sources[0].address());
     let dir = opts.out.clone();
     let manifest_path = Manifest::path(&dir);
 
     let mut manifest = if manifest_path.exists() {
         let m = Manifest::load(&dir)?;
-        if m.source.kind != source.kind() || m.source.address != source.address() || m.source.options != options {
+        if m.source.kind != kind || m.source.address != address || m.source.options != options {
             return Err(Error::Manifest {
                 path: manifest_path,
                 message: format!(
@@ -88,28 +137,8 @@ pub async fn run<S: Source>(mut source: S, opts: ExportOptions, out: &Output) ->
                 ),
             });
         }
-        let c = m.collection(&desc.name).ok_or_else(|| Error::Manifest {
-            path: manifest_path.clone(),
-            message: format!("holds no collection {}; choose another --out", desc.name),
-        })?;
-        if desc.count_exact && c.source_count != desc.count_estimate {
-            return Err(Error::Manifest {
-                path: manifest_path.clone(),
-                message: format!(
-                    "the collection changed since this export started ({} records then, {} now); it is read by offset, \
-                     so resuming would skip or duplicate records: export into a new directory",
-                    c.source_count.map_or("?".into(), |n| n.to_string()),
-                    desc.count_estimate.map_or("?".into(), |n| n.to_string())
-                ),
-            });
-        }
-        if c.schema != desc.schema {
-            return Err(Error::Manifest {
-                path: manifest_path.clone(),
-                message: "the source's schema changed since this export started (columns, types or indexes); \
-                          export into a new directory"
-                    .into(),
-            });
+        for desc in &descs {
+            check_resumable(&m, &manifest_path, desc)?;
         }
         m
     } else {
@@ -126,36 +155,108 @@ pub async fn run<S: Source>(mut source: S, opts: ExportOptions, out: &Output) ->
             )));
         }
         std::fs::create_dir_all(&dir).ctx(|| format!("creating {}", dir.display()))?;
-        let mut m = Manifest::new(SourceInfo { kind: source.kind().into(), address: source.address(), options });
-        m.collections.push(CollectionEntry {
-            name: desc.name.clone(),
-            source_name: desc.source_name.clone(),
-            schema: desc.schema.clone(),
-            filter: desc.filter.clone(),
-            chunk_rows: chunk_rows as u64,
-            source_count: desc.count_estimate,
-            chunks: Vec::new(),
-            totals: Totals::default(),
-            complete: false,
-        });
+        let mut m = Manifest::new(SourceInfo { kind: kind.into(), address: address.clone(), options });
+        for desc in &descs {
+            m.collections.push(CollectionEntry {
+                name: desc.name.clone(),
+                source_name: desc.source_name.clone(),
+                schema: desc.schema.clone(),
+                filter: desc.filter.clone(),
+                chunk_rows: rows_for(desc) as u64,
+                source_count: desc.count_estimate,
+                chunks: Vec::new(),
+                totals: Totals::default(),
+                complete: false,
+            });
+        }
         m.save(&dir)?;
         m
     };
 
-    let ci = manifest.collections.iter().position(|c| c.name == desc.name).expect("collection present");
-    let resumed_chunks = manifest.collections[ci].chunks.len() as u64;
-    if manifest.collections[ci].complete {
-        out.note(format!("{}: the snapshot is already complete; nothing to do", dir.display()));
-        return Ok(summary(&manifest, ci, &dir, source.address(), true, resumed_chunks, 0, started));
+    let mut done = Vec::with_capacity(sources.len());
+    for (source, desc) in sources.iter_mut().zip(&descs) {
+        let ci = manifest.collections.iter().position(|c| c.name == desc.name).expect("collection present");
+        let resumed_chunks = manifest.collections[ci].chunks.len() as u64;
+        let before = Instant::now();
+        if manifest.collections[ci].complete {
+            if descs.len() == 1 {
+                out.note(format!("{}: the snapshot is already complete; nothing to do", dir.display()));
+            }
+            done.push(collection_summary(&manifest, ci, true, resumed_chunks, 0, before));
+            continue;
+        }
+        let (m, rows) = export_collection(source, desc, manifest, ci, &dir, out).await?;
+        manifest = m;
+        let report = source.report();
+        for n in &report.notes {
+            out.note(format!("note: {n}"));
+        }
+        let mut c = collection_summary(&manifest, ci, false, resumed_chunks, rows, before);
+        (c.retries, c.missing) = (report.retries, report.missing);
+        done.push(c);
     }
-    remove_unlisted(&dir, &manifest.collections[ci])?;
-    if resumed_chunks > 0 {
-        out.note(format!("resuming after chunk {} ({} rows already exported)", resumed_chunks - 1, manifest.collections[ci].totals.rows));
+    if !manifest.complete {
+        manifest.complete = manifest.collections.iter().all(|c| c.complete);
+        manifest.save(&dir)?;
     }
+    Ok(summary(&manifest, &dir, address, done, started))
+}
 
+/// A resumed export must find the collection as the first run described it.
+fn check_resumable(m: &Manifest, manifest_path: &Path, desc: &Description) -> Result<()> {
+    let c = m.collection(&desc.name).ok_or_else(|| Error::Manifest {
+        path: manifest_path.to_path_buf(),
+        message: format!("holds no collection {}; choose another --out", desc.name),
+    })?;
+    if desc.count_exact && c.source_count != desc.count_estimate {
+        return Err(Error::Manifest {
+            path: manifest_path.to_path_buf(),
+            message: format!(
+                "the collection {} changed since this export started ({} records then, {} now); it is read by offset, \
+                 so resuming would skip or duplicate records: export into a new directory",
+                desc.name,
+                c.source_count.map_or("?".into(), |n| n.to_string()),
+                desc.count_estimate.map_or("?".into(), |n| n.to_string())
+            ),
+        });
+    }
+    if c.schema != desc.schema {
+        return Err(Error::Manifest {
+            path: manifest_path.to_path_buf(),
+            message: format!(
+                "the schema of {} changed since this export started (columns, types or indexes); \
+                 export into a new directory",
+                desc.name
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Read one collection to its end, committing a chunk per page; returns
+/// the manifest (with the collection complete) and the rows read this run.
+async fn export_collection<S: Source>(
+    source: &mut S,
+    desc: &Description,
+    mut manifest: Manifest,
+    ci: usize,
+    dir: &Path,
+    out: &Output,
+) -> Result<(Manifest, u64)> {
+    let resumed_chunks = manifest.collections[ci].chunks.len() as u64;
+    remove_unlisted(dir, &manifest.collections[ci])?;
+    if resumed_chunks > 0 {
+        out.note(format!(
+            "{}: resuming after chunk {} ({} rows already exported)",
+            desc.name,
+            resumed_chunks - 1,
+            manifest.collections[ci].totals.rows
+        ));
+    }
+    let chunk_rows = manifest.collections[ci].chunk_rows as usize;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Page>(QUEUE);
     let mut cursor = manifest.collections[ci].resume_cursor();
-    let wdir = dir.clone();
+    let wdir = dir.to_path_buf();
     let name = desc.name.clone();
     let schema = desc.schema.clone();
     let mut progress = Progress::new(out, &format!("export {name}"), desc.count_estimate);
@@ -205,24 +306,16 @@ pub async fn run<S: Source>(mut source: S, opts: ExportOptions, out: &Output) ->
     read_result?;
     manifest.collections[ci].complete = true;
     manifest.complete = manifest.collections.iter().all(|c| c.complete);
-    manifest.save(&dir)?;
-    let report = source.report();
-    for n in &report.notes {
-        out.note(format!("note: {n}"));
-    }
-    let mut s = summary(&manifest, ci, &dir, source.address(), false, resumed_chunks, rows, started);
-    (s.retries, s.missing) = (report.retries, report.missing);
-    Ok(s)
+    manifest.save(dir)?;
+    Ok((manifest, rows))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn summary(m: &Manifest, ci: usize, dir: &Path, address: String, already: bool, resumed: u64, rows: u64, started: Instant) -> ExportSummary {
+fn collection_summary(m: &Manifest, ci: usize, already: bool, resumed: u64, rows: u64, started: Instant) -> CollectionSummary {
     let c = &m.collections[ci];
     let secs = started.elapsed().as_secs_f64();
-    ExportSummary {
-        snapshot: dir.display().to_string(),
+    CollectionSummary {
         collection: c.name.clone(),
-        source: format!("{} {} ({address})", m.source.kind, c.source_name),
+        source_name: c.source_name.clone(),
         already_complete: already,
         resumed_chunks: resumed,
         chunks: c.totals.chunks,
@@ -230,10 +323,34 @@ fn summary(m: &Manifest, ci: usize, dir: &Path, address: String, already: bool, 
         bytes: c.totals.bytes,
         rows_this_run: rows,
         seconds: secs,
-        rows_per_second: if secs > 0.0 { rows as f64 / secs } else { 0.0 },
-        peak_rss_bytes: crate::util::peak_rss_bytes(),
-        retries: Default::default(),
+        retries: BTreeMap::new(),
         missing: 0,
+    }
+}
+
+fn summary(m: &Manifest, dir: &Path, address: String, collections: Vec<CollectionSummary>, started: Instant) -> ExportSummary {
+    let secs = started.elapsed().as_secs_f64();
+    let rows_this_run: u64 = collections.iter().map(|c| c.rows_this_run).sum();
+    let names: Vec<&str> = collections.iter().map(|c| c.source_name.as_str()).collect();
+    ExportSummary {
+        snapshot: dir.display().to_string(),
+        collection: collections.iter().map(|c| c.collection.as_str()).collect::<Vec<_>>().join(","),
+        source: format!("{} {} ({address})", m.source.kind, names.join(", ")),
+        already_complete: collections.iter().all(|c| c.already_complete),
+        resumed_chunks: collections.iter().map(|c| c.resumed_chunks).sum(),
+        chunks: collections.iter().map(|c| c.chunks).sum(),
+        rows: collections.iter().map(|c| c.rows).sum(),
+        bytes: collections.iter().map(|c| c.bytes).sum(),
+        rows_this_run,
+        seconds: secs,
+        rows_per_second: if secs > 0.0 { rows_this_run as f64 / secs } else { 0.0 },
+        peak_rss_bytes: crate::util::peak_rss_bytes(),
+        retries: collections.iter().flat_map(|c| &c.retries).fold(BTreeMap::new(), |mut all, (k, n)| {
+            *all.entry(k.clone()).or_default() += n;
+            all
+        }),
+        missing: collections.iter().map(|c| c.missing).sum(),
+        collections,
     }
 }
 

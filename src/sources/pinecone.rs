@@ -122,6 +122,8 @@ pub struct Pinecone {
     limit: AdaptiveLimit,
     missing: AtomicU64,
     missing_sample: Mutex<Vec<String>>,
+    /// The first namespace exported (says the index-wide notes).
+    first: bool,
 }
 
 /// Connect to the index and return one source per namespace to export.
@@ -208,6 +210,7 @@ pub async fn open(args: Args) -> Result<Vec<Pinecone>> {
             collection,
             missing: AtomicU64::new(0),
             missing_sample: Mutex::new(Vec::new()),
+            first: out.is_empty(),
         });
     }
     Ok(out)
@@ -441,6 +444,15 @@ impl Pinecone {
         self.http.client.get(url).header(VERSION_HEADER, API_VERSION)
     }
 
+    /// The namespace as Pinecone names it (`__default__` for the default one).
+    fn namespace_name(&self) -> &str {
+        if self.namespace.is_empty() {
+            DEFAULT_NAMESPACE
+        } else {
+            &self.namespace
+        }
+    }
+
     /// `namespace=…&` for a named namespace; nothing for the default one.
     fn ns_param(&self) -> String {
         if self.namespace.is_empty() {
@@ -644,12 +656,14 @@ impl Source for Pinecone {
         let mut v = serde_json::to_value(&self.args).expect("args serialize");
         v["api_version"] = API_VERSION.into();
         v["ids_file_blake3"] = self.ids.as_ref().map(|f| f.blake3.clone()).into();
+        v["namespace"] = self.namespace_name().into();
         v
     }
 
     async fn describe(&mut self) -> Result<Description> {
         let info = &self.info;
-        let mut notes = info.notes.clone();
+        // Index-wide notes once, with the first namespace.
+        let mut notes = if self.first { info.notes.clone() } else { Vec::new() };
         let mut vectors = Vec::new();
         if !info.sparse_only {
             vectors.push(VectorField {
@@ -674,8 +688,8 @@ impl Source for Pinecone {
                 index: None,
                 source_type: Some("pinecone sparseValues".into()),
             });
-            if !info.sparse_only {
-                notes.push(format!("{}: a dotproduct index may hold sparse values; they go to sparse:sparse_values (null where a record has none)", self.collection));
+            if !info.sparse_only && self.first {
+                notes.push("a dotproduct index may hold sparse values: they go to sparse:sparse_values (null where a record has none)".into());
             }
         }
         if let Some(f) = &self.ids {
@@ -686,7 +700,7 @@ impl Source for Pinecone {
         }
         Ok(Description {
             name: self.collection.clone(),
-            source_name: format!("{}/{}", info.name, if self.namespace.is_empty() { DEFAULT_NAMESPACE } else { &self.namespace }),
+            source_name: format!("{}/{}", info.name, self.namespace_name()),
             schema: CollectionSchema {
                 id: IdField { name: "id".into(), kind: IdKind::String, source_type: Some("pinecone vector id".into()) },
                 vectors,
