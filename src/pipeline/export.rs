@@ -64,6 +64,8 @@ pub struct CollectionSummary {
     pub retries: BTreeMap<String, u64>,
     /// Records the source listed but could not read any more (deleted meanwhile).
     pub missing: u64,
+    /// What the source says about this run (retries, throttling, vanished records).
+    pub notes: Vec<String>,
 }
 
 /// Chunk size from the vector width: about 16 MiB of raw vector data,
@@ -192,7 +194,7 @@ pub async fn run_many<S: Source>(mut sources: Vec<S>, opts: ExportOptions, out: 
             out.note(format!("note: {n}"));
         }
         let mut c = collection_summary(&manifest, ci, false, resumed_chunks, rows, before);
-        (c.retries, c.missing) = (report.retries, report.missing);
+        (c.retries, c.missing, c.notes) = (report.retries, report.missing, report.notes);
         done.push(c);
     }
     if !manifest.complete {
@@ -325,6 +327,7 @@ fn collection_summary(m: &Manifest, ci: usize, already: bool, resumed: u64, rows
         seconds: secs,
         retries: BTreeMap::new(),
         missing: 0,
+        notes: Vec::new(),
     }
 }
 

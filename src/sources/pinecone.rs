@@ -213,6 +213,12 @@ pub async fn open(args: Args) -> Result<Vec<Pinecone>> {
             first: out.is_empty(),
         });
     }
+    // Without --ids-file, check now that the index can list ids (pod-based
+    // ones cannot, and --index-host does not say which it is), before the
+    // snapshot directory is created.
+    if ids.is_none() {
+        out[0].list(None, 1).await?;
+    }
     Ok(out)
 }
 

@@ -4,6 +4,7 @@
 mod chroma;
 mod common;
 mod errors;
+mod pinecone;
 mod qdrant;
 mod resume;
 mod rest;
