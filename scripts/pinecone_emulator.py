@@ -35,13 +35,14 @@ Test controls, on the control port, without a key:
 """
 import base64
 import json
-import socket
 import struct
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from emulator_http import JsonHandler
 
 API_KEY = sys.argv[1]
 VERSIONS = ("2025-04", "2025-10", "2026-04", "2026-07")
@@ -306,21 +307,8 @@ def emulator_control(method, path, body):
 
 
 def make_handler(index_name):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args):
-            pass
-
-        def setup(self):
-            super().setup()
-            # Headers and body go out in two writes: without this, Nagle plus
-            # the client's delayed ACK add 40 ms to every answer.
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def handle_one(self, method):
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
+    class Handler(JsonHandler):
+        def handle_one(self, method, raw):
             parts = urlsplit(self.path)
             path = parts.path
             headers = {}
@@ -355,20 +343,7 @@ def make_handler(index_name):
                 code, result, headers = e.status, e.body, e.headers
             except (ValueError, KeyError, TypeError, AttributeError) as e:
                 code, result = 400, {"code": 3, "message": f"Bad request: {e}", "details": []}
-            out = json.dumps(result).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(out)))
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(out)
-
-        def do_GET(self):
-            self.handle_one("GET")
-
-        def do_POST(self):
-            self.handle_one("POST")
+            self.reply(code, result, headers)
 
     return Handler
 

@@ -66,3 +66,22 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_stays_under_its_doubling_cap_and_counts_retries() {
+        let b = Backoff::new(Duration::from_millis(100), Duration::from_millis(1000));
+        for attempt in 0..20 {
+            let cap = (100u64 << attempt.min(16)).min(1000);
+            assert!(b.delay(attempt) <= Duration::from_millis(cap));
+        }
+        b.count("http_429");
+        b.count("http_429");
+        b.count("connection");
+        assert_eq!(b.retries().into_iter().collect::<Vec<_>>(), [("connection".to_owned(), 1), ("http_429".to_owned(), 2)]);
+    }
+}
