@@ -10,6 +10,10 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// First retry delay (doubled each attempt, with jitter) and the longest one.
+const RETRY_INITIAL: Duration = Duration::from_millis(500);
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
 pub struct HttpSource {
     pub client: reqwest::Client,
     kind: &'static str,
@@ -56,8 +60,23 @@ impl HttpSource {
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| Error::Usage(format!("HTTP client: {e}")))?;
-        let backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
+        let backoff = Backoff::new(RETRY_INITIAL, RETRY_MAX);
         Ok(HttpSource { client, kind, target, auth, auth_hint, not_found_hint, attempts: 4, backoff })
+    }
+
+    /// The same client, credentials and hints for another target, with its
+    /// own retry counters.
+    pub fn retarget(&self, target: String) -> HttpSource {
+        HttpSource {
+            client: self.client.clone(),
+            kind: self.kind,
+            target,
+            auth: self.auth.clone(),
+            auth_hint: self.auth_hint,
+            not_found_hint: self.not_found_hint,
+            attempts: self.attempts,
+            backoff: Backoff::new(RETRY_INITIAL, RETRY_MAX),
+        }
     }
 
     /// Attempts per request (default 4), for sources that expect rate limiting.

@@ -124,6 +124,7 @@ pub struct Pinecone {
     missing_sample: Mutex<Vec<String>>,
     /// The first namespace exported (says the index-wide notes).
     first: bool,
+    startup_retries: BTreeMap<String, u64>,
 }
 
 /// Connect to the index and return one source per namespace to export.
@@ -148,7 +149,14 @@ pub async fn open(args: Args) -> Result<Vec<Pinecone>> {
         Some(h) => format!("index {label} at {}", normalize_host(h)),
         None => format!("index {label} at {}", args.controller_host.trim_end_matches('/')),
     };
-    let http = client(&args, target)?;
+    let http = HttpSource::new(
+        "pinecone",
+        target,
+        Some(("Api-Key", args.api_key.clone())),
+        "; check --api-key (or PINECONE_API_KEY): it must be a key of the project that holds the index",
+        "; check --index and --index-host",
+    )?
+    .with_attempts(10);
     let mut info = match &args.index_host {
         Some(h) => IndexInfo {
             name: args.index.clone().unwrap_or_else(|| name_from_host(h)),
@@ -165,8 +173,8 @@ pub async fn open(args: Args) -> Result<Vec<Pinecone>> {
     if info.spec == "pod" && ids.is_none() {
         return Err(http.err(format!(
             "index {} is pod-based: Pinecone lists ids only in serverless indexes, so the export cannot find them itself. \
-             Pass --ids-file FILE (one id per line) to export those ids, or migrate the index to serverless first \
-             (https://docs.pinecone.io/guides/indexes/pods/migrate-a-pod-based-index-to-serverless) and export that",
+             Pass --ids-file FILE (one id per line) to export those ids, or migrate the index to serverless \
+             on Pinecone's side first and export the new index",
             info.name
         )));
     }
@@ -174,33 +182,16 @@ pub async fn open(args: Args) -> Result<Vec<Pinecone>> {
     let stats = http.call("reading the index stats", || http.client.post(&url).header(VERSION_HEADER, API_VERSION).json(&serde_json::json!({}))).await?;
     apply_stats(&mut info, &stats).map_err(|m| http.err(m))?;
     let counts = namespace_counts(&stats);
-    let wanted: Vec<String> = if args.namespaces.is_empty() {
-        let mut all: Vec<String> = counts.keys().cloned().collect();
-        if all.is_empty() {
-            all.push(String::new()); // an empty index: one empty collection
-        }
-        all
-    } else {
-        let mut v: Vec<String> = args.namespaces.iter().map(|n| normalize_namespace(n).to_owned()).collect();
-        v.sort();
-        v.dedup();
-        if let Some(unknown) = v.iter().find(|n| !counts.contains_key(*n) && !counts.is_empty()) {
-            return Err(http.err(format!(
-                "namespace {} is not in index {} (it holds {}); check --namespace (counts lag writes by a few seconds)",
-                display_namespace(unknown),
-                info.name,
-                counts.keys().map(|n| display_namespace(n)).collect::<Vec<_>>().join(", ")
-            )));
-        }
-        v
-    };
+    let wanted = namespaces_to_export(&args.namespaces, &counts, &info.name).map_err(|m| http.err(m))?;
     let names = collection_names(&info.name, &wanted).map_err(|m| http.err(m))?;
     let info = Arc::new(info);
     let mut out = Vec::new();
     for (ns, collection) in wanted.into_iter().zip(names) {
         let target = format!("index {} namespace {} at {}", info.name, display_namespace(&ns), info.host);
         out.push(Pinecone {
-            http: client(&args, target)?,
+            http: http.retarget(target),
+            // What opening cost in retries is reported with the first namespace.
+            startup_retries: if out.is_empty() { http.retries() } else { BTreeMap::new() },
             count: counts.get(&ns).copied().or(Some(0)),
             limit: AdaptiveLimit::new(args.concurrency.div_ceil(2), args.concurrency),
             args: args.clone(),
@@ -223,17 +214,6 @@ pub async fn open(args: Args) -> Result<Vec<Pinecone>> {
 }
 
 const VERSION_HEADER: &str = "X-Pinecone-Api-Version";
-
-fn client(args: &Args, target: String) -> Result<HttpSource> {
-    Ok(HttpSource::new(
-        "pinecone",
-        target,
-        Some(("Api-Key", args.api_key.clone())),
-        "; check --api-key (or PINECONE_API_KEY): it must be a key of the project that holds the index",
-        "; check --index and --index-host",
-    )?
-    .with_attempts(10))
-}
 
 /// `GET /indexes/{name}` on the control plane.
 async fn describe_index(http: &HttpSource, args: &Args) -> Result<IndexInfo> {
@@ -287,6 +267,27 @@ fn apply_stats(info: &mut IndexInfo, stats: &Value) -> std::result::Result<(), S
         (Some(a), Some(b)) if u64::from(a) != b => Err(format!("the control plane says dimension {a} but the index stats say {b}")),
         (None, _) if !info.sparse_only => Err("neither the index description nor its stats give a dimension".into()),
         _ => Ok(()),
+    }
+}
+
+/// The namespaces asked for (normalised, sorted, deduplicated; each must be
+/// in the stats), or every namespace of the stats (the default one of an
+/// empty index).
+fn namespaces_to_export(asked: &[String], counts: &BTreeMap<String, u64>, index: &str) -> std::result::Result<Vec<String>, String> {
+    if asked.is_empty() {
+        let all: Vec<String> = counts.keys().cloned().collect();
+        return Ok(if all.is_empty() { vec![String::new()] } else { all });
+    }
+    let mut v: Vec<String> = asked.iter().map(|n| normalize_namespace(n).to_owned()).collect();
+    v.sort();
+    v.dedup();
+    match v.iter().find(|n| !counts.contains_key(*n) && !counts.is_empty()) {
+        Some(unknown) => Err(format!(
+            "namespace {} is not in index {index} (it holds {}); check --namespace (counts lag writes by a few seconds)",
+            display_namespace(unknown),
+            counts.keys().map(|n| display_namespace(n)).collect::<Vec<_>>().join(", ")
+        )),
+        None => Ok(v),
     }
 }
 
@@ -481,15 +482,17 @@ impl Pinecone {
         if let Some(t) = token {
             url.push_str(&format!("&paginationToken={}", pct(t)));
         }
+        // A refused list (not the key) is what a pod-based index answers.
         let v = self.http.call("listing ids", || self.get(&url)).await.map_err(|e| match e {
-            Error::Source { source_kind, target, message } if !message.contains("401") && !message.contains("403") => Error::Source {
-                source_kind,
-                target,
-                message: format!(
+            Error::Source { source_kind, target, message }
+                if message.contains("the server answered 4") && !message.contains("answered 401") && !message.contains("answered 403") =>
+            {
+                let message = format!(
                     "{message}. Pinecone lists ids only in serverless indexes: for a pod-based index pass --ids-file FILE, \
                      or migrate it to serverless first"
-                ),
-            },
+                );
+                Error::Source { source_kind, target, message }
+            }
             other => other,
         })?;
         let ids = v["vectors"]
@@ -767,7 +770,10 @@ impl Source for Pinecone {
                 self.missing_sample.lock().expect("missing ids")
             ));
         }
-        let retries = self.http.retries();
+        let mut retries = self.http.retries();
+        for (k, n) in &self.startup_retries {
+            *retries.entry(k.clone()).or_default() += n;
+        }
         let (now, lowest) = self.limit.levels();
         if !retries.is_empty() {
             notes.push(format!(
@@ -825,6 +831,12 @@ mod tests {
         let doc = serde_json::json!({"name": "d", "host": "h", "spec": {"serverless": {}}, "schema": {"fields": {}}});
         assert!(index_info("d", &doc).unwrap_err().contains("document index"));
         let stats = serde_json::json!({"namespaces": {"": {"vectorCount": 3}, "__default__": {"vectorCount": 1}, "b": {"vectorCount": 2}}});
-        assert_eq!(namespace_counts(&stats), BTreeMap::from([("".to_owned(), 4), ("b".to_owned(), 2)]));
+        let counts = namespace_counts(&stats);
+        assert_eq!(counts, BTreeMap::from([("".to_owned(), 4), ("b".to_owned(), 2)]));
+        let asked = |v: &[&str]| namespaces_to_export(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>(), &counts, "i");
+        assert_eq!(asked(&[]).unwrap(), ["", "b"]);
+        assert_eq!(asked(&["b", "__default__", ""]).unwrap(), ["", "b"]);
+        assert!(asked(&["c"]).unwrap_err().contains("\"c\" is not in index i (it holds __default__, \"b\")"));
+        assert_eq!(namespaces_to_export(&[], &BTreeMap::new(), "i").unwrap(), [""]);
     }
 }
