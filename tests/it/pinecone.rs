@@ -256,14 +256,14 @@ fn a_killed_export_resumes_from_the_manifest_cursor_with_identical_chunks() {
 #[test]
 fn throttling_and_server_errors_are_retried_without_losing_or_repeating_vectors() {
     let e = PineconeEmulator::start(&["docs:8:euclidean"]);
-    e.peer(&["seed", "docs", "__default__=6000"]);
+    e.peer(&["seed", "docs", "__default__=4000"]);
     let d = TestDir::new();
 
     // The index serves two fetches at a time and answers 429 (Retry-After: 1) beyond.
     e.reset();
-    e.control("POST", "/_emulator/faults", json!({"max_inflight_fetch": 2, "fetch_latency_ms": 40, "retry_after": 1}));
+    e.control("POST", "/_emulator/faults", json!({"max_inflight_fetch": 2, "fetch_latency_ms": 150, "retry_after": 1}));
     let snap = d.path("throttled");
-    let s = ok_json(&export_args(&e, "docs", &snap, &["--chunk-rows", "3000", "--concurrency", "8"]));
+    let s = ok_json(&export_args(&e, "docs", &snap, &["--chunk-rows", "2000", "--concurrency", "8"]));
     let st = e.stats();
     let throttled = st["faults"]["429"].as_u64().unwrap();
     assert!(throttled > 0, "{st}");
@@ -272,18 +272,18 @@ fn throttling_and_server_errors_are_retried_without_losing_or_repeating_vectors(
     let note = s["collections"][0]["notes"].to_string();
     let lowest: usize = note.split("went down to ").nth(1).and_then(|t| t.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{note}"));
     assert!(lowest <= 2, "the fetches in flight shrank to what the index serves: {note}");
-    assert_exactly_once(&st, 6000);
-    assert_eq!(s["rows"], 6000);
+    assert_exactly_once(&st, 4000);
+    assert_eq!(s["rows"], 4000);
 
-    // Every 4th request fails with 503: retried with backoff.
+    // Every 5th request fails with 503: retried with backoff.
     e.reset();
-    e.control("POST", "/_emulator/faults", json!({"max_inflight_fetch": 0, "fetch_latency_ms": 0, "every": 4, "status": 503, "retry_after": 0}));
+    e.control("POST", "/_emulator/faults", json!({"max_inflight_fetch": 0, "fetch_latency_ms": 0, "every": 5, "status": 503, "retry_after": 0}));
     let snap2 = d.path("unavailable");
     let s2 = ok_json(&export_args(&e, "docs", &snap2, &["--chunk-rows", "700"]));
     let st = e.stats();
     assert!(st["faults"]["503"].as_u64().unwrap() > 3, "{st}");
     assert_eq!(s2["retries"]["http_5xx"], st["faults"]["503"], "{s2:#}");
-    assert_exactly_once(&st, 6000);
+    assert_exactly_once(&st, 4000);
     assert_eq!(rows_by_collection(&snap)["docs"], rows_by_collection(&snap2)["docs"], "same rows whatever the faults");
     e.control("POST", "/_emulator/faults", json!({"every": 0}));
 }
