@@ -6,7 +6,7 @@ use crate::pipeline::{export, import, mapping::MappingArgs, validate};
 use crate::progress::Output;
 use crate::snapshot::{archive, verify, Manifest};
 use crate::sink::{self, rest::RestArgs};
-use crate::sources::{chroma, pgvector, pinecone, qdrant, supabase};
+use crate::sources::{chroma, milvus, pgvector, pinecone, qdrant, supabase, weaviate};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -106,6 +106,20 @@ pub enum SourceArgs {
         #[command(flatten)]
         common: ExportCommon,
     },
+    /// Milvus (gRPC, query iterator).
+    Milvus {
+        #[command(flatten)]
+        args: milvus::Args,
+        #[command(flatten)]
+        common: ExportCommon,
+    },
+    /// Weaviate (REST API; one class, one tenant or every tenant).
+    Weaviate {
+        #[command(flatten)]
+        args: weaviate::Args,
+        #[command(flatten)]
+        common: ExportCommon,
+    },
     /// Pinecone (REST API 2025-10): every namespace of an index, or those given.
     Pinecone {
         #[command(flatten)]
@@ -144,6 +158,17 @@ pub enum DiscoverSource {
         /// API key.
         #[arg(long, env = "QDRANT_API_KEY", hide_env_values = true)]
         api_key: Option<String>,
+    },
+    /// Every collection of a Milvus database.
+    Milvus {
+        /// Milvus gRPC address.
+        #[arg(long, default_value = "http://localhost:19530")]
+        url: String,
+        #[arg(long, default_value = "default")]
+        database: String,
+        /// `user:password` or an API key.
+        #[arg(long, env = "MILVUS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
 }
 
@@ -274,6 +299,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                     SourceArgs::Chroma { args, common } => export::run(chroma::Chroma::connect(args)?, common.options(), &out).await,
                     SourceArgs::Supabase { args, common } => export::run(supabase::connect(args).await?, common.options(), &out).await,
                     SourceArgs::Qdrant { args, common } => export::run(qdrant::Qdrant::connect(args)?, common.options(), &out).await,
+                    SourceArgs::Milvus { args, common } => export::run(milvus::Milvus::connect(args)?, common.options(), &out).await,
+                    SourceArgs::Weaviate { args, common } => export::run_many(weaviate::connect(args).await?, common.options(), &out).await,
                     SourceArgs::Pinecone { args, common } => export::run_many(pinecone::open(args).await?, common.options(), &out).await,
                 }
             })?;
@@ -366,6 +393,16 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 DiscoverSource::Qdrant { url, api_key } => {
                     rt.block_on(qdrant::discover(qdrant::Args { url, collection: String::new(), api_key, filter: None }))?
                 }
+                DiscoverSource::Milvus { url, database, token } => rt.block_on(milvus::discover(milvus::Args {
+                    url,
+                    collection: String::new(),
+                    database,
+                    token,
+                    partitions: Vec::new(),
+                    filter: None,
+                    document_field: None,
+                    load: false,
+                }))?,
             };
             emit(&out, &found, || {
                 if found.is_empty() {

@@ -278,6 +278,10 @@ pub enum Cursor {
     Start,
     /// Keyset pagination: the next page holds records whose key is greater than `key`.
     AfterKey { key: serde_json::Value },
+    /// Keyset pagination read at a pinned source snapshot (Milvus's query
+    /// session timestamp): records whose key is greater than `key`, as of
+    /// `snapshot_ts`.
+    AfterKeyAt { key: serde_json::Value, snapshot_ts: u64 },
     /// A server-issued position the next page starts at, inclusive (Qdrant's
     /// `next_page_offset`: a point id).
     From { key: serde_json::Value },

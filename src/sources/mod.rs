@@ -7,11 +7,14 @@
 
 pub mod chroma;
 pub mod http;
+pub mod milvus;
+mod milvus_pb;
 pub mod pgbinary;
 pub mod pgvector;
 pub mod pinecone;
 pub mod qdrant;
 pub mod supabase;
+pub mod weaviate;
 
 use crate::error::Result;
 use crate::model::{CollectionSchema, Cursor, Record};

@@ -463,7 +463,9 @@ impl Source for Pgvector {
         let key = match cursor {
             Cursor::Start => None,
             Cursor::End => return Ok(Page { records: Vec::new(), next: None }),
-            Cursor::Offset { .. } | Cursor::From { .. } | Cursor::Token { .. } => return Err(self.err("internal: this cursor cannot resume a pgvector export")),
+            Cursor::Offset { .. } | Cursor::From { .. } | Cursor::AfterKeyAt { .. } | Cursor::Token { .. } => {
+                return Err(self.err("internal: this cursor cannot resume a pgvector export"))
+            }
             Cursor::AfterKey { key } => Some(match key {
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),

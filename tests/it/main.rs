@@ -4,6 +4,7 @@
 mod chroma;
 mod common;
 mod errors;
+mod milvus;
 mod pinecone;
 mod qdrant;
 mod resume;
@@ -11,3 +12,4 @@ mod rest;
 mod roundtrip;
 mod snapshot_files;
 mod supabase;
+mod weaviate;
