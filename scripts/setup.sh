@@ -21,7 +21,7 @@ if ! command -v cargo >/dev/null 2>&1; then
   die "cargo not found on PATH$hint; install the Rust toolchain (https://rustup.rs or apt-get install cargo)"
 fi
 
-# The test peers: Python packages (Chroma server, Qdrant client), PostgreSQL
+# The test peers: Python packages (Chroma server, Qdrant client, moto S3 server), PostgreSQL
 # + pgvector, a velesdb-server build and pgbouncer (all skipped when present).
 ensure_venv test
 bash "$REPO/scripts/pg.sh" start

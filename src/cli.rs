@@ -4,12 +4,15 @@ use crate::error::{Error, Result};
 use crate::model::Metric;
 use crate::pipeline::{export, import, mapping::MappingArgs, validate};
 use crate::progress::Output;
-use crate::snapshot::{archive, verify, Manifest};
+use crate::pipeline::publish::Mirror;
+use crate::snapshot::store::StoreArgs;
+use crate::snapshot::{archive, verify, Location, Manifest};
 use crate::sink::{self, rest::RestArgs};
 use crate::sources::{chroma, milvus, pgvector, pinecone, qdrant, supabase, weaviate};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 #[derive(Debug, Parser)]
 #[command(name = "velesdb-migrate", version, about = "Move vector data into VelesDB through verifiable, resumable Parquet snapshots")]
@@ -25,6 +28,8 @@ pub struct Cli {
     /// No progress bars.
     #[arg(long, global = true)]
     pub no_progress: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -38,8 +43,8 @@ pub enum Command {
     Import(ImportArgs),
     /// Re-hash every chunk of a snapshot (directory or packed archive) and check it against its manifest.
     Verify {
-        /// Snapshot directory, or an archive made by `pack` (FILE, or FILE.000 for split parts).
-        dir: PathBuf,
+        /// Snapshot directory or store URL (s3://, gs://, az://), or an archive made by `pack` (FILE, or FILE.000 for split parts).
+        dir: String,
     },
     /// Pack a snapshot into one tar file (manifest first), optionally split into parts, for air-gapped transfer.
     Pack {
@@ -69,8 +74,8 @@ pub enum Command {
     },
     /// Show what a snapshot holds.
     Inspect {
-        /// Snapshot directory.
-        dir: PathBuf,
+        /// Snapshot directory or store URL (s3://, gs://, az://).
+        dir: String,
     },
     /// Compare a VelesDB collection with the snapshot it was imported from.
     Validate(ValidateArgs),
@@ -174,17 +179,51 @@ pub enum DiscoverSource {
 
 #[derive(Debug, clap::Args)]
 pub struct ExportCommon {
-    /// Snapshot directory to write (or to resume).
+    /// Snapshot to write (or to resume): a directory, or a store URL
+    /// (s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, az://CONTAINER/PREFIX).
     #[arg(long)]
-    pub out: PathBuf,
+    pub out: String,
     /// Rows per chunk (default: about 16 MiB of vectors per chunk).
     #[arg(long)]
     pub chunk_rows: Option<usize>,
+    /// For a store URL: the local directory where each chunk is written and
+    /// fsynced before its upload (then deleted). Default: a cache directory
+    /// keyed by the URL (`$XDG_CACHE_HOME` or `~/.cache`, `velesdb-migrate/staging`).
+    #[arg(long, env = "VELESDB_MIGRATE_STAGING_DIR", value_name = "DIR")]
+    pub staging: Option<PathBuf>,
+    /// For a store URL: chunks larger than this are uploaded in parts of this
+    /// size (multipart upload; S3 wants at least 5M). Suffixes K, M, G.
+    #[arg(long, env = "VELESDB_MIGRATE_PART_SIZE", value_parser = parse_size, default_value = "16M", value_name = "SIZE")]
+    pub part_size: u64,
 }
 
 impl ExportCommon {
-    fn options(self) -> export::ExportOptions {
-        export::ExportOptions { out: self.out, chunk_rows: self.chunk_rows }
+    /// The export options, and the mirror when `--out` is a store URL (its
+    /// staging directory is prepared here: the store's manifest decides).
+    fn options(&self, store: &StoreArgs) -> Result<(export::ExportOptions, Option<Arc<Mirror>>)> {
+        let chunk_rows = self.chunk_rows;
+        Ok(match Location::parse(&self.out, store)? {
+            Location::Dir(out) => (export::ExportOptions { out, chunk_rows, publish: None }, None),
+            Location::Store(remote) => {
+                let mirror = Arc::new(Mirror::prepare(remote, self.staging.clone(), self.part_size)?);
+                let out = mirror.staging().to_owned();
+                (export::ExportOptions { out, chunk_rows, publish: Some(mirror.clone()) }, Some(mirror))
+            }
+        })
+    }
+}
+
+impl SourceArgs {
+    fn common(&self) -> &ExportCommon {
+        match self {
+            SourceArgs::Pgvector { common, .. }
+            | SourceArgs::Chroma { common, .. }
+            | SourceArgs::Supabase { common, .. }
+            | SourceArgs::Qdrant { common, .. }
+            | SourceArgs::Milvus { common, .. }
+            | SourceArgs::Weaviate { common, .. }
+            | SourceArgs::Pinecone { common, .. } => common,
+        }
     }
 }
 
@@ -209,8 +248,13 @@ impl Destination {
 
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
-    /// Snapshot directory.
-    pub dir: PathBuf,
+    /// Snapshot directory or store URL (s3://, gs://, az://).
+    pub dir: String,
+    /// Directory for the import journal (which chunks are done). Default:
+    /// `<snapshot>/.imports/` for a directory; for a store URL a local cache
+    /// directory (`$XDG_CACHE_HOME` or `~/.cache`, `velesdb-migrate/journals`).
+    #[arg(long, env = "VELESDB_MIGRATE_JOURNAL_DIR", value_name = "DIR")]
+    pub journal_dir: Option<PathBuf>,
     #[command(flatten)]
     pub dest: Destination,
     /// Distance metric (cosine, l2, dot); default: the source's.
@@ -245,8 +289,8 @@ pub struct ImportArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
-    /// Snapshot directory.
-    pub dir: PathBuf,
+    /// Snapshot directory or store URL (s3://, gs://, az://).
+    pub dir: String,
     #[command(flatten)]
     pub dest: Destination,
     /// Compare about N rows spread over the snapshot (count and ids are always checked for them).
@@ -285,25 +329,29 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     let out = Output { quiet: cli.quiet, no_progress: cli.no_progress, json: cli.json };
     match cli.command {
         Command::Export { source } => {
+            let (opts, mirror) = source.common().options(&cli.store)?;
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
                 .build()
                 .map_err(|e| Error::io("starting the async runtime", e))?;
-            let s = rt.block_on(async {
+            let mut s = rt.block_on(async {
                 match source {
-                    SourceArgs::Pgvector { args, common } => {
+                    SourceArgs::Pgvector { args, .. } => {
                         let src = pgvector::Pgvector::connect(args).await?;
-                        export::run(src, common.options(), &out).await
+                        export::run(src, opts, &out).await
                     }
-                    SourceArgs::Chroma { args, common } => export::run(chroma::Chroma::connect(args)?, common.options(), &out).await,
-                    SourceArgs::Supabase { args, common } => export::run(supabase::connect(args).await?, common.options(), &out).await,
-                    SourceArgs::Qdrant { args, common } => export::run(qdrant::Qdrant::connect(args)?, common.options(), &out).await,
-                    SourceArgs::Milvus { args, common } => export::run(milvus::Milvus::connect(args)?, common.options(), &out).await,
-                    SourceArgs::Weaviate { args, common } => export::run_many(weaviate::connect(args).await?, common.options(), &out).await,
-                    SourceArgs::Pinecone { args, common } => export::run_many(pinecone::open(args).await?, common.options(), &out).await,
+                    SourceArgs::Chroma { args, .. } => export::run(chroma::Chroma::connect(args)?, opts, &out).await,
+                    SourceArgs::Supabase { args, .. } => export::run(supabase::connect(args).await?, opts, &out).await,
+                    SourceArgs::Qdrant { args, .. } => export::run(qdrant::Qdrant::connect(args)?, opts, &out).await,
+                    SourceArgs::Milvus { args, .. } => export::run(milvus::Milvus::connect(args)?, opts, &out).await,
+                    SourceArgs::Weaviate { args, .. } => export::run_many(weaviate::connect(args).await?, opts, &out).await,
+                    SourceArgs::Pinecone { args, .. } => export::run_many(pinecone::open(args).await?, opts, &out).await,
                 }
             })?;
+            if let Some(m) = mirror {
+                m.finish(&mut s)?;
+            }
             emit(&out, &s, || {
                 println!(
                     "exported {} rows of {} into {} ({} chunks, {:.1} MiB){}",
@@ -323,7 +371,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Import(a) => {
             let metric = parse_metric(a.metric.as_deref())?;
             let opts = import::ImportOptions {
-                snapshot: a.dir,
+                snapshot: Location::parse(&a.dir, &cli.store)?,
+                journal_dir: a.journal_dir,
                 to: a.dest.parse()?,
                 collection: a.dest.collection,
                 metric,
@@ -360,6 +409,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Pack { dir, file, split_size, partial } => {
+            local_only(&[&dir, &file], "pack")?;
             let files = archive::pack(&dir, &file, split_size, partial)?;
             let sizes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
             let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
@@ -369,13 +419,16 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Unpack { file, dir } => {
+            local_only(&[&file, &dir], "unpack")?;
             let r = archive::unpack(&file, &dir)?;
             report_verify(&out, &r, &format!("unpacked into {}", dir.display()));
             Ok(if r.ok() { Outcome::Ok } else { Outcome::Findings })
         }
         Command::Verify { dir } => {
-            let archive = dir.is_file() || archive::archive_parts(&dir).is_ok();
-            let r = if archive { archive::verify_archive(&dir)? } else { verify::verify(&dir)? };
+            let r = match Location::parse(&dir, &cli.store)? {
+                Location::Dir(dir) if dir.is_file() || archive::archive_parts(&dir).is_ok() => archive::verify_archive(&dir)?,
+                loc => verify::verify_at(&loc)?,
+            };
             report_verify(&out, &r, "verified");
             Ok(if r.ok() { Outcome::Ok } else { Outcome::Findings })
         }
@@ -435,13 +488,13 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Inspect { dir } => {
-            let m = Manifest::load(&dir)?;
+            let m = Location::parse(&dir, &cli.store)?.load_manifest()?;
             emit(&out, &m, || print_inspect(&m));
             Ok(Outcome::Ok)
         }
         Command::Validate(a) => {
             let opts = validate::ValidateOptions {
-                snapshot: a.dir,
+                snapshot: Location::parse(&a.dir, &cli.store)?,
                 to: a.dest.parse()?,
                 collection: a.dest.collection,
                 sample: a.sample,
@@ -465,6 +518,18 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             });
             Ok(if r.ok { Outcome::Ok } else { Outcome::Findings })
         }
+    }
+}
+
+/// `pack` and `unpack` work on local files only: refuse store URLs plainly
+/// rather than as a path that does not exist.
+fn local_only(paths: &[&std::path::Path], cmd: &str) -> Result<()> {
+    match paths.iter().map(|p| p.to_string_lossy()).find(|p| p.contains("://")) {
+        Some(p) => Err(Error::Usage(format!(
+            "{cmd} works on local files and directories, not on {p}; a snapshot in a store is already one copyable unit \
+             (or export into a directory to pack it)"
+        ))),
+        None => Ok(()),
     }
 }
 

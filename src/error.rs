@@ -44,6 +44,10 @@ pub enum Error {
     #[error("collection {collection}: {message}")]
     Data { collection: String, message: String },
 
+    /// An object store (s3://, gs://, az://) failed or refused.
+    #[error("object store {url}: {message}")]
+    Store { url: String, message: String },
+
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -62,6 +66,7 @@ impl Error {
             Error::Manifest { .. } => "VM-MANIFEST",
             Error::Sink { .. } => "VM-SINK",
             Error::Data { .. } => "VM-DATA",
+            Error::Store { .. } => "VM-STORE",
             Error::Io { .. } => "VM-IO",
         }
     }

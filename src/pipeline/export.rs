@@ -8,11 +8,12 @@ use crate::error::{Error, IoContext, Result};
 use crate::model::{CollectionSchema, Cursor};
 use crate::progress::{Output, Progress};
 use crate::snapshot::manifest::{chunk_file, valid_collection_name};
-use crate::snapshot::{fsutil, write_chunk, CollectionEntry, Manifest, SourceInfo, Totals};
+use crate::snapshot::{fsutil, write_chunk, ChunkEntry, CollectionEntry, Manifest, SourceInfo, Totals};
 use crate::sources::{Description, Page, Source};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Pages buffered between the source and the writer.
@@ -23,6 +24,23 @@ pub struct ExportOptions {
     pub out: PathBuf,
     /// Rows per chunk; `None` = sized from the vector width (about 16 MiB of vectors).
     pub chunk_rows: Option<usize>,
+    /// Mirrors every commit of `out` elsewhere (an object store); `out` is then a staging directory.
+    pub publish: Option<Arc<dyn Publish>>,
+}
+
+/// Receives every commit of the local snapshot: once at the start (the
+/// manifest as this run begins), after each committed chunk (with its
+/// entry), and after each manifest update that commits no chunk.
+pub trait Publish: Send + Sync + std::fmt::Debug {
+    /// # Errors
+    /// The export stops with the error; what was published stays committed.
+    fn committed(&self, dir: &Path, chunk: Option<&ChunkEntry>) -> Result<()>;
+    /// How summaries and notes name the published snapshot.
+    fn target(&self) -> String;
+}
+
+fn publish(p: &Option<Arc<dyn Publish>>, dir: &Path, chunk: Option<&ChunkEntry>) -> Result<()> {
+    p.as_ref().map_or(Ok(()), |p| p.committed(dir, chunk))
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -174,6 +192,8 @@ pub async fn run_many<S: Source>(mut sources: Vec<S>, opts: ExportOptions, out: 
         m.save(&dir)?;
         m
     };
+    publish(&opts.publish, &dir, None)?;
+    let shown = opts.publish.as_ref().map_or_else(|| dir.display().to_string(), |p| p.target());
 
     let mut done = Vec::with_capacity(sources.len());
     for (source, desc) in sources.iter_mut().zip(&descs) {
@@ -182,12 +202,12 @@ pub async fn run_many<S: Source>(mut sources: Vec<S>, opts: ExportOptions, out: 
         let before = Instant::now();
         if manifest.collections[ci].complete {
             if descs.len() == 1 {
-                out.note(format!("{}: the snapshot is already complete; nothing to do", dir.display()));
+                out.note(format!("{shown}: the snapshot is already complete; nothing to do"));
             }
             done.push(collection_summary(&manifest, ci, true, resumed_chunks, 0, before));
             continue;
         }
-        let (m, rows) = export_collection(source, desc, manifest, ci, &dir, out).await?;
+        let (m, rows) = export_collection(source, desc, manifest, ci, &dir, &opts.publish, out).await?;
         manifest = m;
         let report = source.report();
         for n in &report.notes {
@@ -200,8 +220,11 @@ pub async fn run_many<S: Source>(mut sources: Vec<S>, opts: ExportOptions, out: 
     if !manifest.complete {
         manifest.complete = manifest.collections.iter().all(|c| c.complete);
         manifest.save(&dir)?;
+        publish(&opts.publish, &dir, None)?;
     }
-    Ok(summary(&manifest, &dir, address, done, started))
+    let mut s = summary(&manifest, &dir, address, done, started);
+    s.snapshot = shown;
+    Ok(s)
 }
 
 /// A resumed export must find the collection as the first run described it.
@@ -243,6 +266,7 @@ async fn export_collection<S: Source>(
     mut manifest: Manifest,
     ci: usize,
     dir: &Path,
+    publisher: &Option<Arc<dyn Publish>>,
     out: &Output,
 ) -> Result<(Manifest, u64)> {
     let resumed_chunks = manifest.collections[ci].chunks.len() as u64;
@@ -261,6 +285,7 @@ async fn export_collection<S: Source>(
     let wdir = dir.to_path_buf();
     let name = desc.name.clone();
     let schema = desc.schema.clone();
+    let wpub = publisher.clone();
     let mut progress = Progress::new(out, &format!("export {name}"), desc.count_estimate);
     progress.inc(manifest.collections[ci].totals.rows);
     let writer = std::thread::spawn(move || -> Result<(Manifest, u64)> {
@@ -275,6 +300,7 @@ async fn export_collection<S: Source>(
             manifest.collections[ci].push_chunk(entry);
             // Commit point: from here on the chunk exists.
             manifest.save(&wdir)?;
+            publish(&wpub, &wdir, manifest.collections[ci].chunks.last())?;
         }
         progress.finish();
         Ok((manifest, rows))
@@ -309,6 +335,7 @@ async fn export_collection<S: Source>(
     manifest.collections[ci].complete = true;
     manifest.complete = manifest.collections.iter().all(|c| c.complete);
     manifest.save(dir)?;
+    publish(publisher, dir, None)?;
     Ok((manifest, rows))
 }
 

@@ -17,7 +17,8 @@ use crate::sink::embedded::Embedded;
 use crate::sink::rest::RestServer;
 use crate::sink::{CollectionPlan, Destination, Sink};
 use crate::sink::repair::{payload_log_len, repair_payload_log, replay_stop, PAYLOAD_LOG};
-use crate::snapshot::{chunk, fsutil, ChunkEntry, CollectionEntry, Manifest, JOURNAL_DIR};
+use crate::snapshot::store::{cache_dir, short_key};
+use crate::snapshot::{chunk, fsutil, ChunkEntry, CollectionEntry, Location, Manifest, JOURNAL_DIR};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -27,7 +28,10 @@ use velesdb_core::Point;
 
 #[derive(Clone, Debug)]
 pub struct ImportOptions {
-    pub snapshot: PathBuf,
+    pub snapshot: Location,
+    /// Where import journals go instead of `<snapshot>/.imports/` (always
+    /// for a snapshot in an object store; default there: a cache directory).
+    pub journal_dir: Option<PathBuf>,
     pub to: Destination,
     pub collection: String,
     pub metric: Option<Metric>,
@@ -72,7 +76,7 @@ pub struct ImportSummary {
 impl ImportSummary {
     fn nothing(opts: &ImportOptions, snap_name: &str) -> ImportSummary {
         ImportSummary {
-            snapshot: opts.snapshot.display().to_string(),
+            snapshot: opts.snapshot.display(),
             destination: opts.to.key(),
             collection: opts.collection.clone(),
             created_collection: false,
@@ -173,9 +177,22 @@ pub fn select_collection<'a>(m: &'a Manifest, wanted: Option<&str>) -> Result<&'
     }
 }
 
-fn journal_path(snapshot: &Path, dest_key: &str, collection: &str, snap_coll: &str) -> PathBuf {
-    let key = blake3::hash(format!("{dest_key}\n{collection}\n{snap_coll}").as_bytes()).to_hex();
-    snapshot.join(JOURNAL_DIR).join(format!("{}.json", &key[..16]))
+/// `<snapshot>/.imports/<key>.json` for a snapshot directory; otherwise
+/// (a store, or `--journal-dir`) `<journal dir>/<key>.json`, with the
+/// snapshot's location in the key.
+fn journal_path(snapshot: &Location, journal_dir: Option<&Path>, dest_key: &str, collection: &str, snap_coll: &str) -> PathBuf {
+    let id = format!("{dest_key}\n{collection}\n{snap_coll}");
+    match (snapshot, journal_dir) {
+        (Location::Dir(dir), None) => dir.join(JOURNAL_DIR).join(format!("{}.json", short_key(&id))),
+        (loc, dir) => {
+            let root = dir.map(Path::to_owned).unwrap_or_else(|| cache_dir().join("journals"));
+            let at = match loc {
+                Location::Dir(d) => std::fs::canonicalize(d).unwrap_or_else(|_| d.clone()).display().to_string(),
+                Location::Store(r) => r.url.clone(),
+            };
+            root.join(format!("{}.json", short_key(&format!("{at}\n{id}"))))
+        }
+    }
 }
 
 fn plan_collection(entry: &CollectionEntry, mapping: &Mapping, opts: &ImportOptions) -> Result<CollectionPlan> {
@@ -240,7 +257,7 @@ fn plan_collection(entry: &CollectionEntry, mapping: &Mapping, opts: &ImportOpti
 
 /// Read only the id column of every chunk and refuse duplicates and
 /// collisions of the id mapping. Needed only when some ids are hashed.
-fn check_ids(dir: &Path, entry: &CollectionEntry) -> Result<()> {
+fn check_ids(dir: &Location, entry: &CollectionEntry) -> Result<()> {
     // 8 bytes per row: the point ids alone, sorted; equal neighbours are
     // then traced back to their source ids with a second read.
     let per_chunk: Vec<Vec<u64>> = entry
@@ -249,7 +266,7 @@ fn check_ids(dir: &Path, entry: &CollectionEntry) -> Result<()> {
         .map(|k| {
             let ids = chunk::read_ids(dir, entry, k).map_err(|e| {
                 // A damaged file: report what the hash says rather than a decoder error.
-                chunk::read_chunk_verified(dir, &entry.name, k).err().unwrap_or(e)
+                dir.read_chunk_verified(&entry.name, k).err().unwrap_or(e)
             })?;
             Ok(ids.iter().map(point_id).collect())
         })
@@ -265,7 +282,7 @@ fn check_ids(dir: &Path, entry: &CollectionEntry) -> Result<()> {
         for id in chunk::read_ids(dir, entry, k)? {
             if point_id(&id) == pid && hits.len() < 2 {
                 // Make sure the chunk is intact before blaming the data.
-                chunk::read_chunk_verified(dir, &entry.name, k)?;
+                dir.read_chunk_verified(&entry.name, k)?;
                 hits.push((k.file.as_str(), id));
             }
         }
@@ -289,8 +306,8 @@ struct Decoded {
     hashed_ids: bool,
 }
 
-fn decode(dir: &Path, snap: &CollectionEntry, k: &ChunkEntry, mapping: &Mapping) -> Result<Decoded> {
-    let bytes = chunk::read_chunk_verified(dir, &snap.name, k)?;
+fn decode(dir: &Location, snap: &CollectionEntry, k: &ChunkEntry, mapping: &Mapping) -> Result<Decoded> {
+    let bytes = dir.read_chunk_verified(&snap.name, k)?;
     let records = chunk::decode_chunk(&snap.schema, bytes)
         .map_err(|message| Error::Chunk { collection: snap.name.clone(), file: k.file.clone(), message })?;
     if records.len() as u64 != k.rows {
@@ -316,7 +333,7 @@ fn decode(dir: &Path, snap: &CollectionEntry, k: &ChunkEntry, mapping: &Mapping)
 
 pub fn run(opts: ImportOptions, out: &Output) -> Result<ImportSummary> {
     let started = Instant::now();
-    let manifest = Manifest::load(&opts.snapshot)?;
+    let manifest = opts.snapshot.load_manifest()?;
     let snap = select_collection(&manifest, opts.mapping.from_collection.as_deref())?.clone();
     if !snap.complete && !opts.partial {
         return Err(Error::Usage(format!(
@@ -359,7 +376,7 @@ pub fn run(opts: ImportOptions, out: &Output) -> Result<ImportSummary> {
         }
     }
 
-    let jpath = journal_path(&opts.snapshot, &opts.to.key(), &plan.name, &snap.name);
+    let jpath = journal_path(&opts.snapshot, opts.journal_dir.as_deref(), &opts.to.key(), &plan.name, &snap.name);
     let mut journal: Journal = match std::fs::read(&jpath) {
         Ok(b) => match serde_json::from_slice::<Journal>(&b) {
             Ok(j) if j.version == JOURNAL_VERSION => j,
@@ -476,7 +493,7 @@ pub fn run(opts: ImportOptions, out: &Output) -> Result<ImportSummary> {
     }
     let secs = started.elapsed().as_secs_f64();
     Ok(ImportSummary {
-        snapshot: opts.snapshot.display().to_string(),
+        snapshot: opts.snapshot.display(),
         destination: sink.dest().to_owned(),
         collection: plan.name.clone(),
         created_collection: created,
@@ -531,7 +548,7 @@ fn dry_run(
     out: &Output,
 ) -> Result<ImportSummary> {
     // Every chunk is hash-checked (in parallel) so a damaged snapshot shows now.
-    snap.chunks.par_iter().try_for_each(|k| chunk::read_chunk_verified(&opts.snapshot, &snap.name, k).map(|_| ()))?;
+    snap.chunks.par_iter().try_for_each(|k| opts.snapshot.read_chunk_verified(&snap.name, k).map(|_| ()))?;
     let existing = match &opts.to {
         Destination::Embedded(dir) if !dir.join(&plan.name).join("config.json").exists() => None,
         Destination::Embedded(dir) => Some(Embedded::open_existing_dir(dir)?.into_existing(&plan.name)?.count()?),
@@ -546,7 +563,7 @@ fn dry_run(
         None => out.note(format!("dry run: collection {} would be created (dimension {}, metric {})", plan.name, plan.dimension, plan.metric)),
     }
     Ok(ImportSummary {
-        snapshot: opts.snapshot.display().to_string(),
+        snapshot: opts.snapshot.display(),
         destination: match &opts.to {
             Destination::Embedded(d) => d.display().to_string(),
             Destination::Rest(o) => o.base.clone(),

@@ -4,4 +4,5 @@
 pub mod export;
 pub mod import;
 pub mod mapping;
+pub mod publish;
 pub mod validate;

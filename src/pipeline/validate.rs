@@ -9,14 +9,13 @@ use crate::error::{Error, Result};
 use crate::progress::{Output, Progress};
 use super::import::open_existing;
 use crate::sink::Destination;
-use crate::snapshot::{chunk, Manifest};
+use crate::snapshot::{chunk, Location};
 use rayon::prelude::*;
 use serde::Serialize;
-use std::path::PathBuf;
 
 #[derive(Clone, Debug)]
 pub struct ValidateOptions {
-    pub snapshot: PathBuf,
+    pub snapshot: Location,
     pub to: Destination,
     pub collection: String,
     /// Rows to compare in sample mode.
@@ -50,14 +49,14 @@ pub struct ValidateReport {
 const MAX_FINDINGS: usize = 50;
 
 pub fn run(opts: ValidateOptions, out: &Output) -> Result<ValidateReport> {
-    let manifest = Manifest::load(&opts.snapshot)?;
+    let manifest = opts.snapshot.load_manifest()?;
     let snap = select_collection(&manifest, opts.mapping.from_collection.as_deref())?.clone();
     let mapping = Mapping::new(&snap, &opts.mapping)?;
     let sink = open_existing(&opts.to, &opts.collection)?;
     let total = snap.totals.rows;
     let step = if opts.strict { 1 } else { (total / opts.sample.max(1)).max(1) };
     let mut report = ValidateReport {
-        snapshot: opts.snapshot.display().to_string(),
+        snapshot: opts.snapshot.display(),
         destination: sink.dest().to_owned(),
         collection: opts.collection.clone(),
         mode: if opts.strict { "strict".into() } else { format!("sample (every {step}th row, about {} rows)", total.div_ceil(step)) },
@@ -92,7 +91,7 @@ pub fn run(opts: ValidateOptions, out: &Output) -> Result<ValidateReport> {
         let results: Vec<Result<ChunkCheck>> = window
             .par_iter()
             .map(|(base, k)| {
-                let bytes = chunk::read_chunk_verified(&opts.snapshot, &snap.name, k)?;
+                let bytes = opts.snapshot.read_chunk_verified(&snap.name, k)?;
                 let records = chunk::decode_chunk(&snap.schema, bytes)
                     .map_err(|message| Error::Chunk { collection: snap.name.clone(), file: k.file.clone(), message })?;
                 let mut c = ChunkCheck::default();

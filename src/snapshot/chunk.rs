@@ -13,6 +13,7 @@
 
 use super::fsutil;
 use super::manifest::{chunk_file, ChunkEntry};
+use super::store::Location;
 use crate::error::{Error, IoContext, Result};
 use crate::model::{
     CollectionSchema, Cursor, Dense, ElementType, IdKind, IdValue, Record, Sparse, VectorField,
@@ -404,12 +405,23 @@ fn decode_batch(schema: &CollectionSchema, batch: &RecordBatch, out: &mut Vec<Re
     Ok(())
 }
 
-/// Only the id column of a chunk (no hash check: the caller verifies the
-/// chunk when it reads it whole). Reads just that column's pages.
-pub fn read_ids(dir: &Path, entry: &crate::snapshot::CollectionEntry, k: &ChunkEntry) -> Result<Vec<IdValue>> {
+/// Only the id column of a chunk. In a directory this reads just that
+/// column's pages, without a hash check (the caller verifies the chunk when
+/// it reads it whole); from a store the chunk is fetched whole and verified.
+pub fn read_ids(loc: &Location, entry: &crate::snapshot::CollectionEntry, k: &ChunkEntry) -> Result<Vec<IdValue>> {
+    match loc {
+        Location::Dir(dir) => {
+            let f = std::fs::File::open(dir.join(&k.file))
+                .map_err(|e| Error::Chunk { collection: entry.name.clone(), file: k.file.clone(), message: format!("cannot open: {e}") })?;
+            ids_of(f, entry, k)
+        }
+        Location::Store(_) => ids_of(bytes::Bytes::from(loc.read_chunk_verified(&entry.name, k)?), entry, k),
+    }
+}
+
+fn ids_of<R: parquet::file::reader::ChunkReader + 'static>(r: R, entry: &crate::snapshot::CollectionEntry, k: &ChunkEntry) -> Result<Vec<IdValue>> {
     let err = |message: String| Error::Chunk { collection: entry.name.clone(), file: k.file.clone(), message };
-    let f = std::fs::File::open(dir.join(&k.file)).map_err(|e| err(format!("cannot open: {e}")))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| err(format!("not a readable Parquet file: {e}")))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(r).map_err(|e| err(format!("not a readable Parquet file: {e}")))?;
     let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), [0]);
     let reader = builder.with_projection(mask).with_batch_size(65536).build().map_err(|e| err(e.to_string()))?;
     let mut out = Vec::with_capacity(k.rows as usize);

@@ -11,10 +11,12 @@ pub mod archive;
 pub mod chunk;
 pub mod fsutil;
 pub mod manifest;
+pub mod store;
 pub mod verify;
 
 pub use chunk::{decode_chunk, encode_chunk, read_chunk_verified, write_chunk};
 pub use manifest::{ChunkEntry, CollectionEntry, Manifest, SourceInfo, Totals};
+pub use store::Location;
 
 /// Format identifier written in every manifest.
 pub const FORMAT_NAME: &str = "velesdb-migrate-snapshot";

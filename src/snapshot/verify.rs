@@ -1,8 +1,10 @@
-//! `verify`: re-hash every chunk and compare the snapshot directory with its
-//! manifest, offline. Reports every finding rather than stopping at the first.
+//! `verify`: re-hash every chunk and compare the snapshot (a directory, or a
+//! prefix in an object store) with its manifest. Reports every finding
+//! rather than stopping at the first.
 
 use super::manifest::Manifest;
-use super::{chunk, JOURNAL_DIR, MANIFEST_FILE};
+use super::store::{Location, Remote};
+use super::{JOURNAL_DIR, MANIFEST_FILE};
 use crate::error::Result;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use rayon::prelude::*;
@@ -51,9 +53,15 @@ impl VerifyReport {
     }
 }
 
-/// Check the snapshot at `dir`. The manifest must load; everything else is a finding.
+/// Check the snapshot directory `dir`. The manifest must load; everything else is a finding.
 pub fn verify(dir: &Path) -> Result<VerifyReport> {
-    let manifest = Manifest::load(dir)?;
+    verify_at(&Location::Dir(dir.to_owned()))
+}
+
+/// Check the snapshot at `loc`: a store's chunks are fetched one GET each
+/// (a few at once), never the whole snapshot.
+pub fn verify_at(loc: &Location) -> Result<VerifyReport> {
+    let manifest = loc.load_manifest()?;
     let mut findings = Vec::new();
     let mut expected: BTreeSet<String> = BTreeSet::new();
     let mut rows = 0;
@@ -79,7 +87,7 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
                     kind: kind.into(),
                     message,
                 };
-                let data = match chunk::read_and_check(dir, k) {
+                let data = match loc.read_and_check(k) {
                     Ok(d) => d,
                     Err((problem, msg)) => return vec![f(problem.name(), msg)],
                 };
@@ -101,6 +109,38 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
         bytes += c.totals.bytes;
         checked += c.chunks.len() as u64;
     }
+    findings.extend(match loc {
+        Location::Dir(dir) => unexpected_files(dir, &expected),
+        Location::Store(r) => unexpected_objects(r, &expected)?,
+    });
+    Ok(VerifyReport::new(loc.display(), &manifest, checked, rows, bytes, findings))
+}
+
+fn unexpected(collection: &str, file: String, message: &str) -> Finding {
+    Finding { collection: collection.to_owned(), file, kind: "unexpected_file".into(), message: message.into() }
+}
+
+const UNLISTED: &str = "not listed in the manifest (leftover of an interrupted export, or foreign file); re-run the export to clean it up, or delete it";
+const FOREIGN: &str = "not part of the snapshot format";
+
+/// Objects under the prefix that the manifest does not list (import
+/// journals of a copied directory, `.imports/`, are ignored as locally).
+fn unexpected_objects(r: &Remote, expected: &BTreeSet<String>) -> Result<Vec<Finding>> {
+    let mut out = Vec::new();
+    for (rel, _) in r.list()? {
+        if rel == MANIFEST_FILE || expected.contains(&rel) || rel.starts_with(&format!("{JOURNAL_DIR}/")) {
+            continue;
+        }
+        match rel.strip_prefix("chunks/") {
+            Some(rest) => out.push(unexpected(rest.split('/').next().unwrap_or(""), rel.clone(), UNLISTED)),
+            None => out.push(unexpected("", rel, FOREIGN)),
+        }
+    }
+    Ok(out)
+}
+
+fn unexpected_files(dir: &Path, expected: &BTreeSet<String>) -> Vec<Finding> {
+    let mut findings = Vec::new();
     // Files under chunks/ that the manifest does not list.
     let chunks_dir = dir.join("chunks");
     if chunks_dir.is_dir() {
@@ -110,12 +150,7 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
                 .map(|p| p.to_string_lossy().replace('\\', "/"))
                 .unwrap_or_default();
             if !expected.contains(&rel) {
-                findings.push(Finding {
-                    collection: rel.split('/').nth(1).unwrap_or("").to_owned(),
-                    file: rel.clone(),
-                    kind: "unexpected_file".into(),
-                    message: "not listed in the manifest (leftover of an interrupted export, or foreign file); re-run the export to clean it up, or delete it".into(),
-                });
+                findings.push(unexpected(rel.split('/').nth(1).unwrap_or(""), rel.clone(), UNLISTED));
             }
         }
     }
@@ -124,16 +159,11 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
             if name != MANIFEST_FILE && name != "chunks" && name != JOURNAL_DIR {
-                findings.push(Finding {
-                    collection: String::new(),
-                    file: name,
-                    kind: "unexpected_file".into(),
-                    message: "not part of the snapshot format".into(),
-                });
+                findings.push(unexpected("", name, FOREIGN));
             }
         }
     }
-    Ok(VerifyReport::new(dir.display().to_string(), &manifest, checked, rows, bytes, findings))
+    findings
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {

@@ -149,7 +149,7 @@ pub fn server_bin() -> PathBuf {
     .clone()
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 

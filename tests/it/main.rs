@@ -5,6 +5,7 @@ mod chroma;
 mod common;
 mod errors;
 mod milvus;
+mod objstore;
 mod pinecone;
 mod qdrant;
 mod resume;
