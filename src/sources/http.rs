@@ -13,6 +13,8 @@ use std::time::Duration;
 /// First retry delay (doubled each attempt, with jitter) and the longest one.
 const RETRY_INITIAL: Duration = Duration::from_millis(500);
 const RETRY_MAX: Duration = Duration::from_secs(30);
+/// Longest `Retry-After` waited for (a larger one is taken as this).
+const RETRY_AFTER_MAX: Duration = Duration::from_secs(120);
 
 pub struct HttpSource {
     pub client: reqwest::Client,
@@ -120,8 +122,8 @@ impl HttpSource {
                     self.backoff.count("http_429");
                     let asked = retry_after(resp.headers());
                     last = format!("429 Too Many Requests: {}", excerpt(resp).await);
-                    // Honour Retry-After, never retrying sooner than the backoff says.
-                    asked.unwrap_or_default().max(self.backoff.delay(attempt))
+                    // Honour Retry-After (up to RETRY_AFTER_MAX), never retrying sooner than the backoff says.
+                    asked.unwrap_or_default().min(RETRY_AFTER_MAX).max(self.backoff.delay(attempt))
                 }
                 Ok(resp) if resp.status().is_server_error() => {
                     self.backoff.count("http_5xx");
