@@ -2,13 +2,14 @@
 
 use crate::error::{Error, Result};
 use crate::model::Metric;
-use crate::pipeline::{export, import, mapping::MappingArgs, validate};
+use crate::pipeline::{export, import, mapping::MappingArgs, migrate, validate};
 use crate::progress::Output;
+use crate::runlog;
 use crate::pipeline::publish::Mirror;
 use crate::snapshot::store::StoreArgs;
 use crate::snapshot::{archive, verify, Location, Manifest};
 use crate::sink::{self, rest::RestArgs};
-use crate::sources::{chroma, milvus, pgvector, pinecone, qdrant, supabase, weaviate};
+use crate::sources::{chroma, milvus, pgvector, pinecone, qdrant, supabase, weaviate, AnySource, Source};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -41,6 +42,21 @@ pub enum Command {
     },
     /// Import a snapshot into VelesDB (resumable).
     Import(ImportArgs),
+    /// Continue an interrupted export, import or migrate: DIR is its snapshot
+    /// (or staging) directory; without DIR, the most recent interrupted run
+    /// found in the current directory. Secrets are re-read from the environment.
+    Resume {
+        dir: Option<PathBuf>,
+        /// Only list the interrupted runs found.
+        #[arg(long)]
+        list: bool,
+    },
+    /// Export and import in one command: the import starts on committed
+    /// chunks while the export goes on; re-run the same command to resume.
+    /// Flags after the source name go to the source when it has them,
+    /// otherwise to the import (`--to`, `--to-collection`, `--metric`, …).
+    #[command(visible_alias = "from")]
+    Migrate(MigrateArgs),
     /// Re-hash every chunk of a snapshot (directory or packed archive) and check it against its manifest.
     Verify {
         /// Snapshot directory or store URL (s3://, gs://, az://), or an archive made by `pack` (FILE, or FILE.000 for split parts).
@@ -181,8 +197,9 @@ pub enum DiscoverSource {
 pub struct ExportCommon {
     /// Snapshot to write (or to resume): a directory, or a store URL
     /// (s3://BUCKET/PREFIX, gs://BUCKET/PREFIX, az://CONTAINER/PREFIX).
+    /// Required by export; for migrate, the staging snapshot (kept).
     #[arg(long)]
-    pub out: String,
+    pub out: Option<String>,
     /// Rows per chunk (default: about 16 MiB of vectors per chunk).
     #[arg(long)]
     pub chunk_rows: Option<usize>,
@@ -195,6 +212,13 @@ pub struct ExportCommon {
     /// size (multipart upload; S3 wants at least 5M). Suffixes K, M, G.
     #[arg(long, env = "VELESDB_MIGRATE_PART_SIZE", value_parser = parse_size, default_value = "16M", value_name = "SIZE")]
     pub part_size: u64,
+    /// Connect, describe, time a sample page and estimate the snapshot's size
+    /// and the export's duration; write nothing (--out is not needed).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Rows in the --dry-run sample.
+    #[arg(long, default_value_t = 1000)]
+    pub sample_rows: usize,
 }
 
 impl ExportCommon {
@@ -202,7 +226,8 @@ impl ExportCommon {
     /// staging directory is prepared here: the store's manifest decides).
     fn options(&self, store: &StoreArgs) -> Result<(export::ExportOptions, Option<Arc<Mirror>>)> {
         let chunk_rows = self.chunk_rows;
-        Ok(match Location::parse(&self.out, store)? {
+        let out = self.out.as_deref().ok_or_else(|| Error::Usage("--out is required: the snapshot directory or store URL to write".into()))?;
+        Ok(match Location::parse(out, store)? {
             Location::Dir(out) => (export::ExportOptions { out, chunk_rows, publish: None }, None),
             Location::Store(remote) => {
                 let mirror = Arc::new(Mirror::prepare(remote, self.staging.clone(), self.part_size)?);
@@ -288,6 +313,40 @@ pub struct ImportArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    #[command(subcommand)]
+    pub source: SourceArgs,
+    /// VelesDB destination: a local data directory (embedded) or http(s)://HOST:PORT of a velesdb-server.
+    #[arg(long)]
+    pub to: String,
+    /// Collection in VelesDB (default: the source collection's name).
+    #[arg(long)]
+    pub to_collection: Option<String>,
+    /// Keep the staging snapshot after success (always kept when --out names it).
+    #[arg(long)]
+    pub keep_snapshot: bool,
+    /// Distance metric (cosine, l2, dot); default: the source's.
+    #[arg(long)]
+    pub metric: Option<String>,
+    /// Points per upsert call (embedded).
+    #[arg(long, default_value_t = 1000)]
+    pub batch_size: usize,
+    /// VelesDB storage mode for a new collection: full, sq8, binary, pq, rabitq.
+    #[arg(long, default_value = "full")]
+    pub storage_mode: String,
+    /// HNSW M for a new collection (default: the source index's, else VelesDB's).
+    #[arg(long)]
+    pub hnsw_m: Option<u32>,
+    /// HNSW ef_construction for a new collection (default: the source index's, else VelesDB's).
+    #[arg(long)]
+    pub hnsw_ef_construction: Option<u32>,
+    #[command(flatten)]
+    pub rest: RestArgs,
+    #[command(flatten)]
+    pub mapping: MappingArgs,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
     /// Snapshot directory or store URL (s3://, gs://, az://).
     pub dir: String,
@@ -329,28 +388,41 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     let out = Output { quiet: cli.quiet, no_progress: cli.no_progress, json: cli.json };
     match cli.command {
         Command::Export { source } => {
-            let (opts, mirror) = source.common().options(&cli.store)?;
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
                 .build()
                 .map_err(|e| Error::io("starting the async runtime", e))?;
-            let mut s = rt.block_on(async {
-                match source {
-                    SourceArgs::Pgvector { args, .. } => {
-                        let src = pgvector::Pgvector::connect(args).await?;
-                        export::run(src, opts, &out).await
+            let common = source.common();
+            if common.dry_run {
+                let (chunk_rows, sample) = (common.chunk_rows, common.sample_rows);
+                let r = rt.block_on(async { export::dry_run(connect(source).await?, chunk_rows, sample).await })?;
+                emit(&out, &r, || {
+                    println!("dry run of {}: nothing was written", r.source);
+                    for c in &r.collections {
+                        let rows = c.rows.map_or("unknown".into(), |n| n.to_string());
+                        let size = c.estimated_snapshot_bytes.map_or("unknown".into(), |b| format!("{:.1} MiB", b as f64 / 1048576.0));
+                        let time = c.estimated_seconds.map_or("unknown".into(), |s| format!("{s:.0} s"));
+                        let vectors: Vec<String> = c.schema.vectors.iter().map(|v| format!("{} ({:?}, dim {})", v.name, v.kind, v.dimension)).collect();
+                        println!(
+                            "  {} ({}): {rows} rows, id {} ({:?}), vectors {}, {} metadata field(s); sample {} rows in {:.2} s; estimated snapshot {size}, export about {time}",
+                            c.collection, c.source_name, c.schema.id.name, c.schema.id.kind, vectors.join(", "), c.schema.metadata.len(), c.sample_rows, c.sample_seconds
+                        );
                     }
-                    SourceArgs::Chroma { args, .. } => export::run(chroma::Chroma::connect(args)?, opts, &out).await,
-                    SourceArgs::Supabase { args, .. } => export::run(supabase::connect(args).await?, opts, &out).await,
-                    SourceArgs::Qdrant { args, .. } => export::run(qdrant::Qdrant::connect(args)?, opts, &out).await,
-                    SourceArgs::Milvus { args, .. } => export::run(milvus::Milvus::connect(args)?, opts, &out).await,
-                    SourceArgs::Weaviate { args, .. } => export::run_many(weaviate::connect(args).await?, opts, &out).await,
-                    SourceArgs::Pinecone { args, .. } => export::run_many(pinecone::open(args).await?, opts, &out).await,
-                }
-            })?;
+                });
+                return Ok(Outcome::Ok);
+            }
+            let (opts, mirror) = common.options(&cli.store)?;
+            let local = mirror.is_none().then(|| opts.out.clone());
+            if let Some(dir) = &local {
+                runlog::start(dir, "export", None)?;
+            }
+            let mut s = rt.block_on(async { export::run_many(connect(source).await?, opts, &out).await })?;
             if let Some(m) = mirror {
                 m.finish(&mut s)?;
+            }
+            if let Some(dir) = &local {
+                runlog::finish(dir, "export", None)?;
             }
             emit(&out, &s, || {
                 println!(
@@ -386,7 +458,17 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 dry_run: a.dry_run,
             };
             init_rayon(opts.parallelism);
+            let record = match (&opts.snapshot, opts.dry_run) {
+                (Location::Dir(d), false) => Some((d.clone(), format!("{} {}", opts.to.key(), opts.collection))),
+                _ => None,
+            };
+            if let Some((d, key)) = &record {
+                runlog::start(d, "import", Some(key))?;
+            }
             let s = import::run(opts, &out)?;
+            if let Some((d, key)) = &record {
+                runlog::finish(d, "import", Some(key))?;
+            }
             emit(&out, &s, || {
                 if s.dry_run {
                     println!(
@@ -407,6 +489,106 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 }
             });
             Ok(Outcome::Ok)
+        }
+        Command::Migrate(a) => {
+            let metric = parse_metric(a.metric.as_deref())?;
+            let to = sink::Destination::parse(&a.to, &a.rest)?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| Error::io("starting the async runtime", e))?;
+            let common = a.source.common();
+            let (given_out, chunk_rows) = (common.out.clone(), common.chunk_rows);
+            let sources = rt.block_on(connect(a.source))?;
+            let out_dir = match &given_out {
+                Some(o) => match Location::parse(o, &cli.store)? {
+                    Location::Dir(d) => d,
+                    Location::Store(_) => {
+                        return Err(Error::Usage("migrate stages its snapshot in a local directory; give --out a directory (export to a store URL with `export`)".into()))
+                    }
+                },
+                None => default_staging(&sources, &to.key(), a.to_collection.as_deref()),
+            };
+            out.note(format!("staging snapshot: {}", out_dir.display()));
+            let opts = migrate::MigrateOptions {
+                export: export::ExportOptions { out: out_dir.clone(), chunk_rows, publish: None },
+                import: import::ImportOptions {
+                    snapshot: Location::Dir(out_dir),
+                    journal_dir: None,
+                    to,
+                    collection: String::new(),
+                    metric,
+                    parallelism: 1,
+                    batch_size: a.batch_size,
+                    hnsw_m: a.hnsw_m,
+                    hnsw_ef_construction: a.hnsw_ef_construction,
+                    mapping: a.mapping,
+                    partial: true,
+                    storage_mode: a.storage_mode,
+                    dry_run: false,
+                },
+                dest_collection: a.to_collection,
+                keep_snapshot: a.keep_snapshot || given_out.is_some(),
+            };
+            init_rayon(1);
+            let staging = opts.export.out.clone();
+            runlog::start(&staging, "migrate", None)?;
+            let s = migrate::run(&rt, sources, opts, &out)?;
+            runlog::finish(&staging, "migrate", None)?;
+            emit(&out, &s, || {
+                for i in &s.imports {
+                    println!(
+                        "migrated {} rows of {} into {} / {} (collection now holds {})",
+                        s.export.rows, s.export.source, i.destination, i.collection, i.collection_count
+                    );
+                }
+                println!(
+                    "{:.1} s in all; {} import round(s) ran during the export; staging snapshot {} {}; peak memory {}",
+                    s.seconds,
+                    s.rounds_during_export,
+                    s.snapshot,
+                    if s.snapshot_kept { "kept" } else { "removed" },
+                    mib(s.peak_rss_bytes)
+                );
+            });
+            Ok(Outcome::Ok)
+        }
+        Command::Resume { dir, list } => {
+            let here = std::env::current_dir().map_err(|e| Error::io("reading the current directory", e))?;
+            let base = dir.unwrap_or(here);
+            if list {
+                let found: Vec<serde_json::Value> = runlog::find(&base)
+                    .into_iter()
+                    .map(|(p, r)| serde_json::json!({ "record": p.display().to_string(), "command": r.command, "args": r.args, "cwd": r.cwd, "started_at": r.started_at, "secrets_from_env": r.secrets_from_env }))
+                    .collect();
+                emit(&out, &found, || {
+                    for f in &found {
+                        println!("{} {} (started {}, in {})", f["command"].as_str().unwrap_or(""), f["args"], f["started_at"].as_str().unwrap_or(""), f["cwd"]);
+                    }
+                    if found.is_empty() {
+                        println!("no interrupted run found");
+                    }
+                });
+                return Ok(Outcome::Ok);
+            }
+            let rec = runlog::latest(&base)?;
+            let missing = runlog::missing_secrets(&rec);
+            if !missing.is_empty() {
+                return Err(Error::Usage(format!(
+                    "the interrupted {} needs secrets that are never recorded; set {} in the environment and run resume again",
+                    rec.command,
+                    missing.join(", ")
+                )));
+            }
+            std::env::set_current_dir(&rec.cwd).map_err(|e| Error::io(format!("entering {}", rec.cwd.display()), e))?;
+            let mut args: Vec<String> = vec!["velesdb-migrate".into()];
+            args.extend(["--json", "--quiet", "--no-progress"].iter().zip([out.json, out.quiet, out.no_progress]).filter(|(_, on)| *on).map(|(f, _)| f.to_string()));
+            args.extend(rec.args.iter().cloned());
+            out.note(format!("resuming: velesdb-migrate {} (in {})", rec.args.join(" "), rec.cwd.display()));
+            crate::runlog::set_args(args.iter().map(Into::into).collect());
+            let again = Cli::try_parse_from(&args).map_err(|e| Error::Usage(format!("the recorded command no longer parses: {e}")))?;
+            run(again)
         }
         Command::Pack { dir, file, split_size, partial } => {
             local_only(&[&dir, &file], "pack")?;
@@ -564,6 +746,91 @@ fn report_verify(out: &Output, r: &verify::VerifyReport, done: &str) {
 fn parse_metric(m: Option<&str>) -> Result<Option<Metric>> {
     m.map(|s| Metric::parse(s).ok_or_else(|| Error::Usage(format!("--metric {s}: use cosine, l2 or dot"))))
         .transpose()
+}
+
+/// Parse the command line. For `migrate` (and `from`), a flag written after
+/// the source name that the source does not have but migrate does (`--to`,
+/// `--to-collection`, `--metric`, …) is moved before the source name, so
+/// `migrate pgvector --url … --table items --to ./data` reads naturally.
+pub fn parse() -> Cli {
+    let args = relocate_migrate_flags(std::env::args_os().collect());
+    crate::runlog::set_args(args.clone());
+    Cli::parse_from(args)
+}
+
+pub fn relocate_migrate_flags(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let Some(mig) = cmd.find_subcommand("migrate") else { return args };
+    let Some(mi) = args.iter().skip(1).position(|a| a == "migrate" || a == "from").map(|p| p + 1) else { return args };
+    let named = |i: usize| args[i].to_str().and_then(|t| mig.find_subcommand(t));
+    let Some(si) = (mi + 1..args.len()).find(|&i| named(i).is_some()) else { return args };
+    let src = named(si).expect("found above");
+    let long = |c: &clap::Command, name: &str| c.get_arguments().find(|a| a.get_long() == Some(name)).map(|a| a.get_action().takes_values());
+    let (mut moved, mut kept) = (Vec::new(), Vec::new());
+    let mut i = si + 1;
+    while i < args.len() {
+        let t = args[i].to_string_lossy().into_owned();
+        if t == "--" {
+            kept.extend(args[i..].iter().cloned());
+            break;
+        }
+        let mut take = 1;
+        let mut to_migrate = false;
+        if let Some(flag) = t.strip_prefix("--") {
+            let (name, inline) = flag.split_once('=').map_or((flag, false), |(n, _)| (n, true));
+            let (own, theirs) = (long(src, name), long(mig, name));
+            let takes = match (own, theirs) {
+                (Some(v), _) => v,
+                (None, Some(v)) => {
+                    to_migrate = true;
+                    v
+                }
+                (None, None) => false,
+            };
+            if takes && !inline && i + 1 < args.len() {
+                take = 2;
+            }
+        }
+        let target = if to_migrate { &mut moved } else { &mut kept };
+        target.extend(args[i..i + take].iter().cloned());
+        i += take;
+    }
+    let mut out: Vec<std::ffi::OsString> = args[..si].to_vec();
+    out.extend(moved);
+    out.push(args[si].clone());
+    out.extend(kept);
+    out
+}
+
+/// Where `migrate` stages its snapshot when --out is not given: a directory
+/// under `./.velesdb-migrate/`, named after the source and destination, so
+/// that re-running the same command finds (and resumes) it.
+fn default_staging(sources: &[AnySource], dest: &str, dest_collection: Option<&str>) -> PathBuf {
+    let mut h = blake3::Hasher::new();
+    for s in sources {
+        h.update(s.kind().as_bytes());
+        h.update(s.address().as_bytes());
+        h.update(s.options().to_string().as_bytes());
+    }
+    h.update(dest.as_bytes());
+    h.update(dest_collection.unwrap_or("").as_bytes());
+    let kind = sources.first().map_or("source", |s| s.kind());
+    PathBuf::from(".velesdb-migrate").join(format!("migrate-{kind}-{}", &h.finalize().to_hex()[..16]))
+}
+
+/// Connect to the source the arguments name: one [`AnySource`] per
+/// collection to export. The one place that knows every source.
+async fn connect(source: SourceArgs) -> Result<Vec<AnySource>> {
+    Ok(match source {
+        SourceArgs::Pgvector { args, .. } => vec![pgvector::Pgvector::connect(args).await?.into()],
+        SourceArgs::Chroma { args, .. } => vec![chroma::Chroma::connect(args)?.into()],
+        SourceArgs::Supabase { args, .. } => vec![supabase::connect(args).await?.into()],
+        SourceArgs::Qdrant { args, .. } => vec![qdrant::Qdrant::connect(args)?.into()],
+        SourceArgs::Milvus { args, .. } => vec![milvus::Milvus::connect(args)?.into()],
+        SourceArgs::Weaviate { args, .. } => weaviate::connect(args).await?.into_iter().map(AnySource::from).collect(),
+        SourceArgs::Pinecone { args, .. } => pinecone::open(args).await?.into_iter().map(AnySource::from).collect(),
+    })
 }
 
 fn init_rayon(threads: usize) {

@@ -9,6 +9,7 @@ pub mod error;
 pub mod model;
 pub mod pipeline;
 pub mod progress;
+pub mod runlog;
 pub mod sink;
 pub mod snapshot;
 pub mod sources;

@@ -1,13 +1,12 @@
 //! Entry point: parse, run, map the outcome to an exit code.
 //! 0 success, 1 failure (error, or verify/validate found mismatches), 2 usage.
 
-use clap::Parser;
 use std::process::ExitCode;
-use velesdb_migrate::cli::{self, Cli, Outcome};
+use velesdb_migrate::cli::{self, Outcome};
 use velesdb_migrate::Error;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse(); // exits 2 on bad usage
+    let cli = cli::parse(); // exits 2 on bad usage
     let json = cli.json;
     match cli::run(cli) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

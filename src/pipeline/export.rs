@@ -168,7 +168,9 @@ pub async fn run_many<S: Source>(mut sources: Vec<S>, opts: ExportOptions, out: 
         if leftover.exists() {
             std::fs::remove_file(&leftover).ctx(|| format!("removing leftover {}", leftover.display()))?;
         }
-        if dir.exists() && std::fs::read_dir(&dir).ctx(|| format!("reading {}", dir.display()))?.next().is_some() {
+        // The journal directory may hold this run's own record (`resume`).
+        let mut entries = std::fs::read_dir(&dir).into_iter().flatten().flatten();
+        if dir.exists() && entries.any(|e| e.file_name() != crate::snapshot::JOURNAL_DIR) {
             return Err(Error::Usage(format!(
                 "{} is not empty and holds no snapshot; choose a new or empty directory for --out",
                 dir.display()
@@ -400,4 +402,105 @@ fn remove_unlisted(dir: &Path, c: &CollectionEntry) -> Result<()> {
     }
     let _ = fsutil::sync_dir(&cdir);
     Ok(())
+}
+
+/// What `export --dry-run` found: nothing is written anywhere.
+#[derive(Clone, Debug, Serialize)]
+pub struct DryRunReport {
+    pub dry_run: bool,
+    pub source: String,
+    pub collections: Vec<DryRunCollection>,
+    /// Sum of the estimates (when every collection has one).
+    pub estimated_snapshot_bytes: Option<u64>,
+    pub estimated_seconds: Option<f64>,
+    pub seconds: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DryRunCollection {
+    pub collection: String,
+    pub source_name: String,
+    pub schema: CollectionSchema,
+    pub filter: Option<String>,
+    /// The source's count (exact or estimated, as the source reports it).
+    pub rows: Option<u64>,
+    pub chunk_rows: usize,
+    /// The sample: the first page, read, encoded and compressed like a chunk, in memory.
+    pub sample_rows: usize,
+    pub sample_seconds: f64,
+    pub bytes_per_row: Option<f64>,
+    pub estimated_snapshot_bytes: Option<u64>,
+    /// From the sample's read + encode rate; a first page is usually slower
+    /// than the average (connection set-up, cold caches), so this errs long.
+    pub estimated_seconds: Option<f64>,
+    pub notes: Vec<String>,
+}
+
+/// Connect, describe every collection and time a sample page (read and
+/// encoded in memory) to estimate the snapshot's size and the export's
+/// duration. Writes nothing.
+pub async fn dry_run<S: Source>(mut sources: Vec<S>, chunk_rows: Option<usize>, sample_rows: usize) -> Result<DryRunReport> {
+    let started = Instant::now();
+    let mut collections = Vec::new();
+    let mut source = String::new();
+    for s in sources.iter_mut() {
+        let desc = s.describe().await?;
+        source = format!("{} ({})", s.kind(), s.address());
+        let chunk_rows = chunk_rows.unwrap_or_else(|| auto_chunk_rows(&desc.schema));
+        let t = Instant::now();
+        let page = s.next_page(&Cursor::Start, sample_rows.clamp(1, chunk_rows)).await?;
+        let n = page.records.len();
+        // Encode the whole sample and its first half: the difference is the
+        // cost of a row, the rest the fixed cost of a chunk (footer, schema).
+        let encode = |records: &[crate::model::Record]| {
+            crate::snapshot::encode_chunk(&desc.schema, records)
+                .map(|b| b.len() as f64)
+                .map_err(|m| Error::Data { collection: desc.name.clone(), message: format!("the sample cannot be encoded: {m}") })
+        };
+        let (per_row, per_chunk) = if n >= 2 {
+            let (whole, half) = (encode(&page.records)?, encode(&page.records[..n / 2])?);
+            let per_row = ((whole - half) / (n - n / 2) as f64).max(0.0);
+            (Some(per_row), (whole - per_row * n as f64).max(0.0))
+        } else if n == 1 {
+            (Some(encode(&page.records)?), 0.0)
+        } else {
+            (None, 0.0)
+        };
+        let secs = t.elapsed().as_secs_f64();
+        let bytes_per_row = per_row;
+        let rows = desc.count_estimate;
+        let chunks = rows.map(|r| r.div_ceil(chunk_rows as u64));
+        collections.push(DryRunCollection {
+            collection: desc.name,
+            source_name: desc.source_name,
+            schema: desc.schema,
+            filter: desc.filter,
+            rows,
+            chunk_rows,
+            sample_rows: n,
+            sample_seconds: secs,
+            bytes_per_row,
+            estimated_snapshot_bytes: match (rows, bytes_per_row) {
+                (Some(0), _) => Some(0),
+                (Some(r), Some(b)) => Some((r as f64 * b + chunks.unwrap_or(1) as f64 * per_chunk) as u64),
+                _ => None,
+            },
+            estimated_seconds: match rows {
+                Some(0) => Some(0.0),
+                Some(r) if n > 0 => Some(r as f64 * secs / n as f64),
+                _ => None,
+            },
+            notes: desc.notes,
+        });
+    }
+    let sum_u = |f: fn(&DryRunCollection) -> Option<u64>| collections.iter().map(f).sum::<Option<u64>>();
+    let sum_f = |f: fn(&DryRunCollection) -> Option<f64>| collections.iter().map(f).sum::<Option<f64>>();
+    Ok(DryRunReport {
+        dry_run: true,
+        source,
+        estimated_snapshot_bytes: sum_u(|c| c.estimated_snapshot_bytes),
+        estimated_seconds: sum_f(|c| c.estimated_seconds),
+        collections,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }

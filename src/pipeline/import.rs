@@ -402,12 +402,15 @@ pub fn run(opts: ImportOptions, out: &Output) -> Result<ImportSummary> {
     if created {
         journal = Journal::default();
     }
-    let mapping_opts = serde_json::json!({
+    let mut mapping_opts = serde_json::json!({
         "vector": mapping.dense.name,
         "original_id_field": mapping.original_id_field,
         "document_field": mapping.document_field,
         "skip_null_vectors": mapping.skip_null_vectors,
     });
+    if !mapping.transforms.is_empty() {
+        mapping_opts["transforms"] = serde_json::to_value(&mapping.transforms).expect("transforms serialize");
+    }
     if !journal.done.is_empty() && journal.mapping != mapping_opts {
         return Err(Error::Usage(format!(
             "this collection was partly imported from this snapshot with other options ({}); resume with the same options, or import into another --collection",

@@ -30,6 +30,80 @@ pub struct MappingArgs {
     /// Skip records whose chosen vector is NULL (they are counted and reported) instead of failing.
     #[arg(long)]
     pub skip_null_vectors: bool,
+    #[command(flatten)]
+    pub transforms: Transforms,
+}
+
+/// Payload transforms, applied to each record's metadata in this order:
+/// select, drop, rename, move into the document, set.
+#[derive(Clone, Debug, Default, PartialEq, clap::Args, serde::Serialize)]
+pub struct Transforms {
+    /// Keep only these metadata fields (comma-separated; repeatable).
+    #[arg(long = "select-fields", value_delimiter = ',', value_name = "FIELDS")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub select: Vec<String>,
+    /// Drop this metadata field (repeatable).
+    #[arg(long = "drop-field", value_name = "FIELD")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drop: Vec<String>,
+    /// Rename a metadata field: OLD=NEW (repeatable).
+    #[arg(long = "rename-field", value_name = "OLD=NEW", value_parser = parse_pair)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rename: Vec<(String, String)>,
+    /// Move this metadata field into the document (replacing the source's
+    /// document when the field is present; non-text values as JSON text).
+    #[arg(long = "field-to-document", value_name = "FIELD")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_document: Option<String>,
+    /// Set a constant field on every point: KEY=VALUE, VALUE as JSON when it
+    /// parses (`3`, `true`, `{"a":1}`), else as text (repeatable).
+    #[arg(long = "set-field", value_name = "KEY=VALUE", value_parser = parse_pair)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub set: Vec<(String, String)>,
+}
+
+fn parse_pair(s: &str) -> std::result::Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("{s:?}: expected NAME=VALUE")),
+    }
+}
+
+impl Transforms {
+    pub fn is_empty(&self) -> bool {
+        *self == Transforms::default()
+    }
+
+    /// Apply to one record's metadata and document. Errors name the field;
+    /// the caller adds the chunk and id.
+    pub fn apply(&self, meta: &mut serde_json::Map<String, serde_json::Value>, doc: &mut Option<String>) -> std::result::Result<(), String> {
+        if !self.select.is_empty() {
+            meta.retain(|k, _| self.select.iter().any(|s| s == k));
+        }
+        for d in &self.drop {
+            meta.remove(d);
+        }
+        for (old, new) in &self.rename {
+            if let Some(v) = meta.remove(old) {
+                if meta.contains_key(new) {
+                    return Err(format!("--rename-field {old}={new}: the record already has a field {new:?}"));
+                }
+                meta.insert(new.clone(), v);
+            }
+        }
+        if let Some(f) = &self.to_document {
+            match meta.remove(f) {
+                Some(serde_json::Value::String(t)) => *doc = Some(t),
+                Some(serde_json::Value::Null) | None => {}
+                Some(other) => *doc = Some(other.to_string()),
+            }
+        }
+        for (k, v) in &self.set {
+            let value = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.clone()));
+            meta.insert(k.clone(), value);
+        }
+        Ok(())
+    }
 }
 
 pub struct Mapping {
@@ -41,6 +115,7 @@ pub struct Mapping {
     pub original_id_field: Option<String>,
     pub document_field: String,
     pub skip_null_vectors: bool,
+    pub transforms: Transforms,
 }
 
 /// FNV-1a 64 over bytes: the rule velesdb-core (`hash_id_bytes`) and the
@@ -130,12 +205,18 @@ impl Mapping {
             original_id_field,
             document_field: args.document_field.clone(),
             skip_null_vectors: args.skip_null_vectors,
+            transforms: args.transforms.clone(),
         })
     }
 
     /// The payload VelesDB should hold for `rec`.
     pub fn payload(&self, rec: &Record, file: &str) -> Result<serde_json::Value> {
         let mut p = rec.metadata.clone();
+        let mut document = rec.document.clone();
+        self.transforms.apply(&mut p, &mut document).map_err(|m| Error::Data {
+            collection: self.collection.clone(),
+            message: format!("chunk {file}, id {}: {m}", rec.id),
+        })?;
         let mut put = |k: &str, v: serde_json::Value, flag: &str| -> Result<()> {
             if p.insert(k.to_owned(), v).is_some() {
                 return Err(Error::Data {
@@ -148,8 +229,8 @@ impl Mapping {
             }
             Ok(())
         };
-        if let Some(doc) = &rec.document {
-            put(&self.document_field, doc.clone().into(), "--document-field")?;
+        if let Some(doc) = document {
+            put(&self.document_field, doc.into(), "--document-field")?;
         }
         if let Some(f) = &self.original_id_field {
             put(f, rec.id.to_json(), "--original-id-field")?;
@@ -247,7 +328,7 @@ mod tests {
             document: None,
         };
         let entry = crate::snapshot::CollectionEntry { name: "c".into(), source_name: "c".into(), schema, filter: None, chunk_rows: 1, source_count: None, chunks: vec![], totals: Default::default(), complete: true };
-        let args = MappingArgs { from_collection: None, vector: None, original_id_field: "_original_id".into(), no_original_id: false, document_field: "document".into(), skip_null_vectors: false };
+        let args = MappingArgs { from_collection: None, vector: None, original_id_field: "_original_id".into(), no_original_id: false, document_field: "document".into(), skip_null_vectors: false, transforms: Transforms::default() };
         let m = Mapping::new(&entry, &args).unwrap();
         let rec = Record { id: IdValue::Int(5), dense: vec![Some(Dense::F32(vec![1.0, f32::NAN]))], sparse: vec![], metadata: Default::default(), document: None };
         let e = m.point(&rec, "chunks/c/000003.parquet").unwrap_err().to_string();

@@ -4,5 +4,6 @@
 pub mod export;
 pub mod import;
 pub mod mapping;
+pub mod migrate;
 pub mod publish;
 pub mod validate;

@@ -146,3 +146,50 @@ impl Discovered {
         }
     }
 }
+
+/// Declares [`AnySource`], one variant per source type, delegating the
+/// [`Source`] trait to the variant it holds.
+macro_rules! any_source {
+    ($($variant:ident($ty:ty)),* $(,)?) => {
+        /// Any source, so that export and migrate handle them alike.
+        pub enum AnySource {
+            $($variant($ty)),*
+        }
+
+        $(impl From<$ty> for AnySource {
+            fn from(s: $ty) -> AnySource {
+                AnySource::$variant(s)
+            }
+        })*
+
+        impl Source for AnySource {
+            fn kind(&self) -> &'static str {
+                match self { $(AnySource::$variant(s) => s.kind()),* }
+            }
+            fn address(&self) -> String {
+                match self { $(AnySource::$variant(s) => s.address()),* }
+            }
+            fn options(&self) -> serde_json::Value {
+                match self { $(AnySource::$variant(s) => s.options()),* }
+            }
+            async fn describe(&mut self) -> Result<Description> {
+                match self { $(AnySource::$variant(s) => s.describe().await),* }
+            }
+            async fn next_page(&mut self, cursor: &Cursor, limit: usize) -> Result<Page> {
+                match self { $(AnySource::$variant(s) => s.next_page(cursor, limit).await),* }
+            }
+            fn report(&self) -> ReadReport {
+                match self { $(AnySource::$variant(s) => s.report()),* }
+            }
+        }
+    };
+}
+
+any_source! {
+    Pgvector(pgvector::Pgvector),
+    Chroma(chroma::Chroma),
+    Qdrant(qdrant::Qdrant),
+    Milvus(milvus::Milvus),
+    Weaviate(weaviate::Weaviate),
+    Pinecone(pinecone::Pinecone),
+}

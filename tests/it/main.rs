@@ -4,6 +4,7 @@
 mod chroma;
 mod common;
 mod errors;
+mod migrate;
 mod milvus;
 mod objstore;
 mod pinecone;

@@ -126,6 +126,18 @@ fn all_chunk_hashes(snap: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
+/// No file under `dir` contains `needle`.
+fn no_file_holds(dir: &Path, needle: &str) -> bool {
+    std::fs::read_dir(dir).unwrap().flatten().all(|e| {
+        let p = e.path();
+        if p.is_dir() {
+            no_file_holds(&p, needle)
+        } else {
+            !std::fs::read(&p).unwrap().windows(needle.len()).any(|w| w == needle.as_bytes())
+        }
+    })
+}
+
 /// A snapshot's rows equal what the SDK upserted: ids in byte order, values
 /// as float32, sparse values, metadata.
 fn assert_rows_match(rows: &[Value], seeded: &[Value], what: &str) {
@@ -199,7 +211,7 @@ fn every_namespace_is_exported_bit_exact_and_imports_into_velesdb() {
     assert!(colls.iter().all(|c| c["complete"] == true && c["chunk_rows"] == 97));
     assert_eq!(colls[0]["chunks"][0]["cursor"]["kind"], "token", "pagination.next is the cursor");
     assert_eq!(colls[0]["chunks"].as_array().unwrap().last().unwrap()["cursor"], json!({"kind": "end"}));
-    assert!(!std::fs::read_to_string(snap.join("manifest.json")).unwrap().contains(KEY), "the API key is never written");
+    assert!(no_file_holds(&snap, KEY), "the API key is never written (manifest, chunks, run records)");
 
     let rows = rows_by_collection(&snap);
     assert_rows_match(&rows["docs"], seeded["__default__"].as_array().unwrap(), "__default__");
@@ -319,7 +331,8 @@ fn wrong_key_pod_index_unknown_index_empty_index_prefix_and_vanished_ids() {
     assert!(e5.contains("pod-based") && e5.contains("--ids-file") && e5.contains("serverless"), "{e5}");
     let e6 = fails(&["export", "pinecone", "--api-key", KEY, "--index-host", &e.host("pods"), "--out", o], 1);
     assert!(e6.contains("400") && e6.contains("--ids-file"), "{e6}");
-    assert!(!out.exists(), "nothing is written on failure");
+    // No snapshot is started (only the run record `export` writes first).
+    assert!(!out.join("manifest.json").exists() && !out.join("chunks").exists(), "no snapshot is written on failure");
 
     // With --ids-file (unsorted, a duplicate, an id the index does not hold).
     let ids = d.path("ids.txt");
