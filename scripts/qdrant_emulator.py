@@ -15,10 +15,12 @@ import json
 import re
 import sys
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from threading import Lock
 
 from qdrant_client import QdrantClient, models
+
+from emulator_http import JsonHandler
 
 PORT, DATA = int(sys.argv[1]), sys.argv[2]
 API_KEY = sys.argv[3] if len(sys.argv) > 3 else None
@@ -94,15 +96,8 @@ ROUTES = [
 ]
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def handle_one(self, method):
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+class Handler(JsonHandler):
+    def handle_one(self, method, raw):
         path = self.path.split("?", 1)[0]
         if path == "/healthz":
             code, body = 200, {"title": "qdrant emulator"}
@@ -121,24 +116,7 @@ class Handler(BaseHTTPRequestHandler):
                         msg = str(e)
                         code, body = error(404 if "not found" in msg.lower() else 400, msg)
                     break
-        out = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-    def do_GET(self):
-        self.handle_one("GET")
-
-    def do_POST(self):
-        self.handle_one("POST")
-
-    def do_PUT(self):
-        self.handle_one("PUT")
-
-    def do_DELETE(self):
-        self.handle_one("DELETE")
+        self.reply(code, body)
 
 
 ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()

@@ -9,7 +9,7 @@ use crate::pipeline::publish::Mirror;
 use crate::snapshot::store::StoreArgs;
 use crate::snapshot::{archive, verify, Location, Manifest};
 use crate::sink::{self, rest::RestArgs};
-use crate::sources::{chroma, milvus, pgvector, qdrant, supabase, weaviate, AnySource, Source};
+use crate::sources::{chroma, milvus, pgvector, pinecone, qdrant, supabase, weaviate, AnySource, Source};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -141,6 +141,13 @@ pub enum SourceArgs {
         #[command(flatten)]
         common: ExportCommon,
     },
+    /// Pinecone (REST API 2025-10): every namespace of an index, or those given.
+    Pinecone {
+        #[command(flatten)]
+        args: pinecone::Args,
+        #[command(flatten)]
+        common: ExportCommon,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -239,7 +246,8 @@ impl SourceArgs {
             | SourceArgs::Supabase { common, .. }
             | SourceArgs::Qdrant { common, .. }
             | SourceArgs::Milvus { common, .. }
-            | SourceArgs::Weaviate { common, .. } => common,
+            | SourceArgs::Weaviate { common, .. }
+            | SourceArgs::Pinecone { common, .. } => common,
         }
     }
 }
@@ -425,7 +433,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                     s.chunks,
                     s.bytes as f64 / 1048576.0,
                     if s.already_complete { " — already complete".to_string() } else { format!("; this run: {} rows in {:.1} s ({:.0} rows/s), peak memory {}", s.rows_this_run, s.seconds, s.rows_per_second, mib(s.peak_rss_bytes)) }
-                )
+                );
+                if !s.retries.is_empty() || s.missing > 0 {
+                    println!("retried source requests: {:?}; records gone before they could be read: {}", s.retries, s.missing);
+                }
             });
             Ok(Outcome::Ok)
         }
@@ -818,6 +829,7 @@ async fn connect(source: SourceArgs) -> Result<Vec<AnySource>> {
         SourceArgs::Qdrant { args, .. } => vec![qdrant::Qdrant::connect(args)?.into()],
         SourceArgs::Milvus { args, .. } => vec![milvus::Milvus::connect(args)?.into()],
         SourceArgs::Weaviate { args, .. } => weaviate::connect(args).await?.into_iter().map(AnySource::from).collect(),
+        SourceArgs::Pinecone { args, .. } => pinecone::open(args).await?.into_iter().map(AnySource::from).collect(),
     })
 }
 

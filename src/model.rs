@@ -287,6 +287,9 @@ pub enum Cursor {
     From { key: serde_json::Value },
     /// Offset pagination (Chroma): the next page starts at this record number.
     Offset { offset: u64 },
+    /// An opaque server-issued continuation token (Pinecone's
+    /// `pagination.next`): the next page is the one the token names.
+    Token { token: String },
     /// The source is exhausted.
     End,
 }

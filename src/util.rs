@@ -7,3 +7,81 @@ pub fn peak_rss_bytes() -> Option<u64> {
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
+
+/// Retry delays: exponential backoff with full jitter, attempt `n` waits a
+/// random time in [0, min(max, initial · 2^n)] (shared by the REST sink and
+/// the HTTP sources).
+pub struct Backoff {
+    initial: std::time::Duration,
+    max: std::time::Duration,
+    state: std::sync::atomic::AtomicU64,
+    /// Retries made so far, by category (`http_429`, `http_5xx`, `timeout`, `connection`).
+    retries: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
+}
+
+impl Backoff {
+    pub fn new(initial: std::time::Duration, max: std::time::Duration) -> Backoff {
+        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1) | 1;
+        Backoff { initial, max: max.max(initial), state: std::sync::atomic::AtomicU64::new(seed), retries: Default::default() }
+    }
+
+    /// The delay before retry number `attempt + 1` (xorshift jitter).
+    pub fn delay(&self, attempt: u32) -> std::time::Duration {
+        use std::sync::atomic::Ordering;
+        let cap = self.initial.saturating_mul(1u32 << attempt.min(16)).min(self.max);
+        let mut x = self.state.load(Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.state.store(x, Ordering::Relaxed);
+        let ms = cap.as_millis() as u64;
+        std::time::Duration::from_millis(if ms == 0 { 0 } else { x % (ms + 1) })
+    }
+
+    /// Count one retry of `category`.
+    pub fn count(&self, category: &str) {
+        *self.retries.lock().expect("retry counters").entry(category.to_owned()).or_default() += 1;
+    }
+
+    /// Retries so far, by category.
+    pub fn retries(&self) -> std::collections::BTreeMap<String, u64> {
+        self.retries.lock().expect("retry counters").clone()
+    }
+}
+
+/// A `Retry-After` header given in seconds (the HTTP-date form is ignored).
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<std::time::Duration> {
+    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    v.trim().parse::<u64>().ok().map(std::time::Duration::from_secs)
+}
+
+/// An error and its sources, joined with `: `.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_stays_under_its_doubling_cap_and_counts_retries() {
+        let b = Backoff::new(Duration::from_millis(100), Duration::from_millis(1000));
+        for attempt in 0..20 {
+            let cap = (100u64 << attempt.min(16)).min(1000);
+            assert!(b.delay(attempt) <= Duration::from_millis(cap));
+        }
+        b.count("http_429");
+        b.count("http_429");
+        b.count("connection");
+        assert_eq!(b.retries().into_iter().collect::<Vec<_>>(), [("connection".to_owned(), 1), ("http_429".to_owned(), 2)]);
+    }
+}

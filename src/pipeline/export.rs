@@ -11,7 +11,7 @@ use crate::snapshot::manifest::{chunk_file, valid_collection_name};
 use crate::snapshot::{fsutil, write_chunk, ChunkEntry, CollectionEntry, Manifest, SourceInfo, Totals};
 use crate::sources::{Description, Page, Source};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -59,6 +59,10 @@ pub struct ExportSummary {
     pub seconds: f64,
     pub rows_per_second: f64,
     pub peak_rss_bytes: Option<u64>,
+    /// Source requests retried in this run, by cause (all collections).
+    pub retries: BTreeMap<String, u64>,
+    /// Records the source listed but could not read any more (deleted meanwhile; all collections).
+    pub missing: u64,
     /// One entry per collection, in export order.
     pub collections: Vec<CollectionSummary>,
 }
@@ -74,6 +78,12 @@ pub struct CollectionSummary {
     pub bytes: u64,
     pub rows_this_run: u64,
     pub seconds: f64,
+    /// Source requests retried in this run, by cause.
+    pub retries: BTreeMap<String, u64>,
+    /// Records the source listed but could not read any more (deleted meanwhile).
+    pub missing: u64,
+    /// What the source says about this run (retries, throttling, vanished records).
+    pub notes: Vec<String>,
 }
 
 /// Chunk size from the vector width: about 16 MiB of raw vector data,
@@ -201,7 +211,13 @@ pub async fn run_many<S: Source>(mut sources: Vec<S>, opts: ExportOptions, out: 
         }
         let (m, rows) = export_collection(source, desc, manifest, ci, &dir, &opts.publish, out).await?;
         manifest = m;
-        done.push(collection_summary(&manifest, ci, false, resumed_chunks, rows, before));
+        let report = source.report();
+        for n in &report.notes {
+            out.note(format!("note: {n}"));
+        }
+        let mut c = collection_summary(&manifest, ci, false, resumed_chunks, rows, before);
+        (c.retries, c.missing, c.notes) = (report.retries, report.missing, report.notes);
+        done.push(c);
     }
     if !manifest.complete {
         manifest.complete = manifest.collections.iter().all(|c| c.complete);
@@ -338,6 +354,9 @@ fn collection_summary(m: &Manifest, ci: usize, already: bool, resumed: u64, rows
         bytes: c.totals.bytes,
         rows_this_run: rows,
         seconds: secs,
+        retries: BTreeMap::new(),
+        missing: 0,
+        notes: Vec::new(),
     }
 }
 
@@ -358,6 +377,11 @@ fn summary(m: &Manifest, dir: &Path, address: String, collections: Vec<Collectio
         seconds: secs,
         rows_per_second: if secs > 0.0 { rows_this_run as f64 / secs } else { 0.0 },
         peak_rss_bytes: crate::util::peak_rss_bytes(),
+        retries: collections.iter().flat_map(|c| &c.retries).fold(BTreeMap::new(), |mut all, (k, n)| {
+            *all.entry(k.clone()).or_default() += n;
+            all
+        }),
+        missing: collections.iter().map(|c| c.missing).sum(),
         collections,
     }
 }

@@ -11,12 +11,11 @@
 
 use super::{CollectionPlan, Sink};
 use crate::error::{Error, Result};
+use crate::util::{error_chain, retry_after, Backoff};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use reqwest::StatusCode;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 use std::time::Duration;
 use velesdb_core::Point;
 
@@ -93,8 +92,7 @@ pub struct RestServer {
     rt: tokio::runtime::Runtime,
     client: reqwest::Client,
     opts: RestOptions,
-    retries: Mutex<BTreeMap<String, u64>>,
-    jitter: AtomicU64,
+    backoff: Backoff,
 }
 
 /// Collection as the server describes it.
@@ -118,7 +116,8 @@ impl RestServer {
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| Error::Sink { dest: opts.base.clone(), collection: String::new(), message: format!("HTTP client: {e}") })?;
-        let s = RestServer { rt, client, opts, retries: Mutex::new(BTreeMap::new()), jitter: AtomicU64::new(seed()) };
+        let backoff = Backoff::new(opts.retry_initial, opts.retry_max);
+        let s = RestServer { rt, client, opts, backoff };
         // Authenticated route: proves both reachability and the key.
         s.call("listing collections", "", || s.client.get(s.url("/v1/collections")))?;
         Ok(s)
@@ -130,22 +129,6 @@ impl RestServer {
 
     fn err(&self, collection: &str, message: String) -> Error {
         Error::Sink { dest: self.opts.base.clone(), collection: collection.to_owned(), message }
-    }
-
-    fn count_retry(&self, category: &str) {
-        *self.retries.lock().expect("retry counters").entry(category.to_owned()).or_default() += 1;
-    }
-
-    /// Full jitter: a random delay in [0, min(max, initial * 2^attempt)].
-    fn backoff(&self, attempt: u32) -> Duration {
-        let cap = self.opts.retry_initial.saturating_mul(1u32 << attempt.min(16)).min(self.opts.retry_max);
-        let mut x = self.jitter.load(Ordering::Relaxed);
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.jitter.store(x, Ordering::Relaxed);
-        let ms = cap.as_millis() as u64;
-        Duration::from_millis(if ms == 0 { 0 } else { x % (ms + 1) })
     }
 
     /// Send a request with retries; returns the successful response body.
@@ -166,12 +149,7 @@ impl RestServer {
             let wait = match req.send().await {
                 Ok(resp) => {
                     let status = resp.status();
-                    let retry_after = resp
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
+                    let retry_after = retry_after(resp.headers());
                     let limiter = resp.headers().contains_key("x-ratelimit-limit");
                     if status.is_success() {
                         return resp.bytes().await.map(Some).map_err(|e| self.err(collection, format!("{what}: reading the response: {e}")));
@@ -193,13 +171,13 @@ impl RestServer {
                                 ),
                             ));
                         }
-                        self.count_retry("http_429");
+                        self.backoff.count("http_429");
                         last = format!("429 Too Many Requests: {body}");
-                        retry_after.unwrap_or_else(|| self.backoff(attempt))
+                        retry_after.unwrap_or_else(|| self.backoff.delay(attempt))
                     } else if status.is_server_error() {
-                        self.count_retry("http_5xx");
+                        self.backoff.count("http_5xx");
                         last = format!("{status}: {body}");
-                        self.backoff(attempt)
+                        self.backoff.delay(attempt)
                     } else {
                         let hint = match status.as_u16() {
                             401 | 403 => "; check the API key (--api-key or VELESDB_API_KEY)",
@@ -211,14 +189,14 @@ impl RestServer {
                     }
                 }
                 Err(e) if e.is_timeout() => {
-                    self.count_retry("timeout");
+                    self.backoff.count("timeout");
                     last = format!("timed out: {e}");
-                    self.backoff(attempt)
+                    self.backoff.delay(attempt)
                 }
                 Err(e) if e.is_connect() || e.is_request() || e.is_body() => {
-                    self.count_retry("connection");
+                    self.backoff.count("connection");
                     last = format!("connection failed: {}", error_chain(&e));
-                    self.backoff(attempt)
+                    self.backoff.delay(attempt)
                 }
                 Err(e) => return Err(self.err(collection, format!("{what}: {}", error_chain(&e)))),
             };
@@ -299,21 +277,6 @@ impl RestServer {
         }
         Ok(RestCollection { server: self, name: name.to_owned() })
     }
-}
-
-fn seed() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1) | 1
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 /// Our metric → the REST API's spelling.
@@ -498,7 +461,7 @@ impl Sink for RestCollection {
     }
 
     fn retries(&self) -> BTreeMap<String, u64> {
-        self.server.retries.lock().expect("retry counters").clone()
+        self.server.backoff.retries()
     }
 }
 

@@ -185,7 +185,9 @@ impl Source for Chroma {
             Cursor::Start => 0,
             Cursor::Offset { offset } => *offset,
             Cursor::End => return Ok(Page { records: Vec::new(), next: None }),
-            Cursor::AfterKey { .. } | Cursor::AfterKeyAt { .. } | Cursor::From { .. } => return Err(self.err("internal: a key cursor cannot resume a Chroma export")),
+            Cursor::AfterKey { .. } | Cursor::AfterKeyAt { .. } | Cursor::From { .. } | Cursor::Token { .. } => {
+                return Err(self.err("internal: a key cursor cannot resume a Chroma export"))
+            }
         };
         let id = self.collection_id.clone().expect("describe() runs first");
         let url = format!("{}/collections/{id}/get", self.base);

@@ -11,12 +11,14 @@ pub mod milvus;
 mod milvus_pb;
 pub mod pgbinary;
 pub mod pgvector;
+pub mod pinecone;
 pub mod qdrant;
 pub mod supabase;
 pub mod weaviate;
 
 use crate::error::Result;
 use crate::model::{CollectionSchema, Cursor, Record};
+use std::collections::BTreeMap;
 use std::future::Future;
 
 /// What a source says about the collection before the first page.
@@ -57,6 +59,21 @@ pub trait Source: Send {
     fn describe(&mut self) -> impl Future<Output = Result<Description>> + Send;
     /// Up to `limit` records after `cursor`, in ascending id order.
     fn next_page(&mut self, cursor: &Cursor, limit: usize) -> impl Future<Output = Result<Page>> + Send;
+    /// What the reading met so far (retries, records that vanished), for the summary.
+    fn report(&self) -> ReadReport {
+        ReadReport::default()
+    }
+}
+
+/// What a source met while reading.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct ReadReport {
+    /// Requests retried, by cause (`http_429`, `http_5xx`, `connection`, `timeout`).
+    pub retries: BTreeMap<String, u64>,
+    /// Records listed but gone when read (deleted while the export ran).
+    pub missing: u64,
+    /// What to tell the user about it.
+    pub notes: Vec<String>,
 }
 
 /// Redact the password (and any `password=` query parameter) of a URL.
@@ -161,6 +178,9 @@ macro_rules! any_source {
             async fn next_page(&mut self, cursor: &Cursor, limit: usize) -> Result<Page> {
                 match self { $(AnySource::$variant(s) => s.next_page(cursor, limit).await),* }
             }
+            fn report(&self) -> ReadReport {
+                match self { $(AnySource::$variant(s) => s.report()),* }
+            }
         }
     };
 }
@@ -171,4 +191,5 @@ any_source! {
     Qdrant(qdrant::Qdrant),
     Milvus(milvus::Milvus),
     Weaviate(weaviate::Weaviate),
+    Pinecone(pinecone::Pinecone),
 }

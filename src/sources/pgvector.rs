@@ -463,7 +463,7 @@ impl Source for Pgvector {
         let key = match cursor {
             Cursor::Start => None,
             Cursor::End => return Ok(Page { records: Vec::new(), next: None }),
-            Cursor::Offset { .. } | Cursor::From { .. } | Cursor::AfterKeyAt { .. } => {
+            Cursor::Offset { .. } | Cursor::From { .. } | Cursor::AfterKeyAt { .. } | Cursor::Token { .. } => {
                 return Err(self.err("internal: this cursor cannot resume a pgvector export"))
             }
             Cursor::AfterKey { key } => Some(match key {

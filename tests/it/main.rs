@@ -7,6 +7,7 @@ mod errors;
 mod migrate;
 mod milvus;
 mod objstore;
+mod pinecone;
 mod qdrant;
 mod resume;
 mod rest;
