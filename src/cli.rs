@@ -8,7 +8,7 @@ use crate::pipeline::publish::Mirror;
 use crate::snapshot::store::StoreArgs;
 use crate::snapshot::{archive, verify, Location, Manifest};
 use crate::sink::{self, rest::RestArgs};
-use crate::sources::{chroma, milvus, pgvector, qdrant, supabase, weaviate};
+use crate::sources::{chroma, chroma_dir, milvus, pgvector, qdrant, supabase, weaviate};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -90,7 +90,7 @@ pub enum SourceArgs {
         #[command(flatten)]
         common: ExportCommon,
     },
-    /// ChromaDB (HTTP API v2).
+    /// ChromaDB (HTTP API v2, or a local directory with --path).
     Chroma {
         #[command(flatten)]
         args: chroma::Args,
@@ -333,6 +333,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                         let src = pgvector::Pgvector::connect(args).await?;
                         export::run(src, opts, &out).await
                     }
+                    SourceArgs::Chroma { args, .. } if args.path.is_some() => export::run(chroma_dir::ChromaDir::open(args)?, opts, &out).await,
                     SourceArgs::Chroma { args, .. } => export::run(chroma::Chroma::connect(args)?, opts, &out).await,
                     SourceArgs::Supabase { args, .. } => export::run(supabase::connect(args).await?, opts, &out).await,
                     SourceArgs::Qdrant { args, .. } => export::run(qdrant::Qdrant::connect(args)?, opts, &out).await,
@@ -429,7 +430,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let found = match source {
                 DiscoverSource::Pgvector { url } => rt.block_on(pgvector::discover(&url))?,
                 DiscoverSource::Chroma { url, tenant, database, token } => {
-                    rt.block_on(chroma::discover(chroma::Args { url, collection: String::new(), tenant, database, token, filter: None }))?
+                    rt.block_on(chroma::discover(chroma::Args { url, path: None, collection: String::new(), tenant, database, token, filter: None }))?
                 }
                 DiscoverSource::Qdrant { url, api_key } => {
                     rt.block_on(qdrant::discover(qdrant::Args { url, collection: String::new(), api_key, filter: None }))?

@@ -6,6 +6,7 @@
 //! that was in flight and produces byte-identical chunks.
 
 pub mod chroma;
+pub mod chroma_dir;
 pub mod http;
 pub mod milvus;
 mod milvus_pb;
