@@ -513,7 +513,11 @@ impl Source for ChromaDir {
 
 impl ChromaDir {
     fn page(&self, st: &mut State, after: i64, limit: usize) -> Result<Page> {
-        let mut stmt = self.sql(self.db.prepare_cached("SELECT id, embedding_id, seq_id FROM embeddings WHERE segment_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"))?;
+        // NOT INDEXED: walk the row ids from the cursor; the (segment_id,
+        // embedding_id) index would read the whole segment for every page.
+        let mut stmt = self.sql(self.db.prepare_cached(
+            "SELECT id, embedding_id, seq_id FROM embeddings NOT INDEXED WHERE segment_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+        ))?;
         let rows: Vec<(i64, String, Sql)> =
             self.sql(stmt.query_map(params![st.segment, after, limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).and_then(|r| r.collect()))?;
         let (Some(first), Some(last)) = (rows.first().map(|r| r.0), rows.last().map(|r| r.0)) else {
@@ -524,8 +528,8 @@ impl ChromaDir {
         let mut uris: Vec<Option<String>> = vec![None; rows.len()];
         let at = |rowid: i64| rows.binary_search_by_key(&rowid, |r| r.0).ok();
         let mut stmt = self.sql(self.db.prepare_cached(
-            "SELECT m.id, m.key, m.string_value, m.int_value, m.float_value, m.bool_value FROM embedding_metadata m \
-             JOIN embeddings e ON e.id = m.id WHERE e.segment_id = ?1 AND m.id BETWEEN ?2 AND ?3",
+            "SELECT m.id, m.key, m.string_value, m.int_value, m.float_value, m.bool_value FROM embeddings e NOT INDEXED \
+             JOIN embedding_metadata m ON m.id = e.id WHERE e.segment_id = ?1 AND e.id BETWEEN ?2 AND ?3",
         ))?;
         let mut q = self.sql(stmt.query(params![st.segment, first, last]))?;
         while let Some(r) = self.sql(q.next())? {
@@ -544,8 +548,8 @@ impl ChromaDir {
         }
         if st.arrays {
             let mut stmt = self.sql(self.db.prepare_cached(
-                "SELECT a.id, a.key, a.string_value, a.int_value, a.float_value, a.bool_value FROM embedding_metadata_array a \
-                 JOIN embeddings e ON e.id = a.id WHERE e.segment_id = ?1 AND a.id BETWEEN ?2 AND ?3 ORDER BY a.id, a.rowid",
+                "SELECT a.id, a.key, a.string_value, a.int_value, a.float_value, a.bool_value FROM embeddings e NOT INDEXED \
+                 JOIN embedding_metadata_array a ON a.id = e.id WHERE e.segment_id = ?1 AND e.id BETWEEN ?2 AND ?3 ORDER BY a.id, a.rowid",
             ))?;
             let mut q = self.sql(stmt.query(params![st.segment, first, last]))?;
             while let Some(r) = self.sql(q.next())? {
