@@ -9,7 +9,7 @@ use crate::pipeline::publish::Mirror;
 use crate::snapshot::store::StoreArgs;
 use crate::snapshot::{archive, verify, Location, Manifest};
 use crate::sink::{self, rest::RestArgs};
-use crate::sources::{chroma, milvus, pgvector, pinecone, qdrant, supabase, weaviate, AnySource, Source};
+use crate::sources::{chroma, chroma_dir, milvus, pgvector, pinecone, qdrant, supabase, weaviate, AnySource, Source};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -106,7 +106,7 @@ pub enum SourceArgs {
         #[command(flatten)]
         common: ExportCommon,
     },
-    /// ChromaDB (HTTP API v2).
+    /// ChromaDB (HTTP API v2, or a local directory with --path).
     Chroma {
         #[command(flatten)]
         args: chroma::Args,
@@ -623,7 +623,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let found = match source {
                 DiscoverSource::Pgvector { url } => rt.block_on(pgvector::discover(&url))?,
                 DiscoverSource::Chroma { url, tenant, database, token } => {
-                    rt.block_on(chroma::discover(chroma::Args { url, collection: String::new(), tenant, database, token, filter: None }))?
+                    rt.block_on(chroma::discover(chroma::Args { url, path: None, collection: String::new(), tenant, database, token, filter: None }))?
                 }
                 DiscoverSource::Qdrant { url, api_key } => {
                     rt.block_on(qdrant::discover(qdrant::Args { url, collection: String::new(), api_key, filter: None }))?
@@ -824,6 +824,7 @@ fn default_staging(sources: &[AnySource], dest: &str, dest_collection: Option<&s
 async fn connect(source: SourceArgs) -> Result<Vec<AnySource>> {
     Ok(match source {
         SourceArgs::Pgvector { args, .. } => vec![pgvector::Pgvector::connect(args).await?.into()],
+        SourceArgs::Chroma { args, .. } if args.path.is_some() => vec![chroma_dir::ChromaDir::open(args)?.into()],
         SourceArgs::Chroma { args, .. } => vec![chroma::Chroma::connect(args)?.into()],
         SourceArgs::Supabase { args, .. } => vec![supabase::connect(args).await?.into()],
         SourceArgs::Qdrant { args, .. } => vec![qdrant::Qdrant::connect(args)?.into()],

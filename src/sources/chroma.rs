@@ -15,6 +15,9 @@
 //! `hnsw:space` metadata): `l2` (Chroma's squared L2, same ranking) → l2,
 //! `cosine` → cosine, `ip` → dot; HNSW `max_neighbors` / `ef_construction`
 //! are carried as m / ef_construction.
+//!
+//! `--path DIR` reads a local persistent directory instead, without a
+//! server: see [`super::chroma_dir`]. It records the same schema and rows.
 
 use super::http::{json_flag, names_in, HttpSource};
 use super::{redact_url, Description, Page, Source};
@@ -30,6 +33,12 @@ pub struct Args {
     /// Chroma server URL.
     #[arg(long, default_value = "http://localhost:8000")]
     pub url: String,
+    /// Read a local persistent Chroma directory (what `chroma run --path DIR`
+    /// or `PersistentClient(path=DIR)` writes) without a server, instead of --url.
+    /// No Chroma may be running on it; it is opened read-only.
+    #[arg(long, value_name = "DIR", conflicts_with = "url")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<std::path::PathBuf>,
     /// Collection name.
     #[arg(long)]
     pub collection: String,
@@ -104,6 +113,50 @@ pub async fn discover(args: Args) -> Result<Vec<super::Discovered>> {
     Ok(out)
 }
 
+/// A record's URI goes into its metadata under [`URI_KEY`].
+pub(crate) fn put_uri(metadata: &mut serde_json::Map<String, serde_json::Value>, uri: String, id: &str) -> std::result::Result<(), String> {
+    if metadata.insert(URI_KEY.into(), uri.into()).is_some() {
+        return Err(format!("id {id:?}: the metadata already has a key {URI_KEY:?}, where the record's URI would go"));
+    }
+    Ok(())
+}
+
+/// What an export records about a Chroma collection, from its HNSW space and
+/// parameters (the same whether they come from a server or a directory).
+pub(crate) fn description(args: &Args, space: &str, m: Option<u32>, ef_construction: Option<u32>, dimension: u32, count: u64) -> Description {
+    let mut notes = Vec::new();
+    let metric = metric_of(space);
+    if metric.is_none() {
+        notes.push(format!("unknown Chroma space {space:?}; choose a metric with `import --metric`"));
+    } else if space == "l2" {
+        notes.push("Chroma's l2 space is squared L2; VelesDB's euclidean ranks identically".into());
+    }
+    let index = Some(IndexParams { kind: "hnsw".into(), name: None, m, ef_construction, lists: None });
+    Description {
+        name: args.collection.clone(),
+        source_name: format!("{}/{}/{}", args.tenant, args.database, args.collection),
+        schema: CollectionSchema {
+            id: IdField { name: "id".into(), kind: IdKind::String, source_type: Some("string".into()) },
+            vectors: vec![VectorField {
+                name: "embedding".into(),
+                column: "vec:embedding".into(),
+                kind: VectorKind::Dense,
+                element: ElementType::F32,
+                dimension,
+                metric,
+                index,
+                source_type: Some("chroma embedding".into()),
+            }],
+            metadata: Vec::new(),
+            document: Some("document".into()),
+        },
+        filter: args.filter.clone(),
+        count_estimate: Some(count),
+        count_exact: true,
+        notes,
+    }
+}
+
 fn metric_of(space: &str) -> Option<Metric> {
     match space {
         "l2" => Some(Metric::L2),
@@ -134,50 +187,16 @@ impl Source for Chroma {
         let config = &c["configuration_json"];
         let hnsw = if config["hnsw"].is_object() { &config["hnsw"] } else { &config["spann"] };
         let space = hnsw["space"].as_str().or(c["metadata"]["hnsw:space"].as_str()).unwrap_or("l2");
-        let mut notes = Vec::new();
-        let metric = metric_of(space);
-        if metric.is_none() {
-            notes.push(format!("unknown Chroma space {space:?}; choose a metric with `import --metric`"));
-        } else if space == "l2" {
-            notes.push("Chroma's l2 space is squared L2; VelesDB's euclidean ranks identically".into());
-        }
         let dimension = match c["dimension"].as_u64() {
             Some(d) => d as u32,
             None if count == 0 => 0,
             None => return Err(self.err("the collection reports no dimension although it holds records")),
         };
-        let index = Some(IndexParams {
-            kind: "hnsw".into(),
-            name: None,
-            m: hnsw["max_neighbors"].as_u64().map(|v| v as u32),
-            ef_construction: hnsw["ef_construction"].as_u64().map(|v| v as u32),
-            lists: None,
-        });
+        let m = hnsw["max_neighbors"].as_u64().map(|v| v as u32);
+        let ef_construction = hnsw["ef_construction"].as_u64().map(|v| v as u32);
         self.collection_id = Some(id);
         self.count_at_start = count;
-        Ok(Description {
-            name: self.args.collection.clone(),
-            source_name: format!("{}/{}/{}", self.args.tenant, self.args.database, self.args.collection),
-            schema: CollectionSchema {
-                id: IdField { name: "id".into(), kind: IdKind::String, source_type: Some("string".into()) },
-                vectors: vec![VectorField {
-                    name: "embedding".into(),
-                    column: "vec:embedding".into(),
-                    kind: VectorKind::Dense,
-                    element: ElementType::F32,
-                    dimension,
-                    metric,
-                    index,
-                    source_type: Some("chroma embedding".into()),
-                }],
-                metadata: Vec::new(),
-                document: Some("document".into()),
-            },
-            filter: self.args.filter.clone(),
-            count_estimate: Some(count),
-            count_exact: true,
-            notes,
-        })
+        Ok(description(&self.args, space, m, ef_construction, dimension, count))
     }
 
     async fn next_page(&mut self, cursor: &Cursor, limit: usize) -> Result<Page> {
@@ -234,9 +253,7 @@ pub fn page_records(resp: &serde_json::Value) -> std::result::Result<Vec<Record>
             _ => serde_json::Map::new(),
         };
         if let Some(serde_json::Value::String(u)) = uris.and_then(|u| u.get(i)) {
-            if metadata.insert(URI_KEY.into(), u.clone().into()).is_some() {
-                return Err(format!("id {id:?}: the metadata already has a key {URI_KEY:?}, where the record's URI would go"));
-            }
+            put_uri(&mut metadata, u.clone(), &id)?;
         }
         let document = docs.and_then(|d| d.get(i)).and_then(|d| d.as_str()).map(str::to_owned);
         out.push(Record { id: IdValue::Str(id), dense: vec![vector], sparse: Vec::new(), metadata, document });

@@ -6,6 +6,7 @@
 //! that was in flight and produces byte-identical chunks.
 
 pub mod chroma;
+pub mod chroma_dir;
 pub mod http;
 pub mod milvus;
 mod milvus_pb;
@@ -188,6 +189,7 @@ macro_rules! any_source {
 any_source! {
     Pgvector(pgvector::Pgvector),
     Chroma(chroma::Chroma),
+    ChromaDir(chroma_dir::ChromaDir),
     Qdrant(qdrant::Qdrant),
     Milvus(milvus::Milvus),
     Weaviate(weaviate::Weaviate),

@@ -21,20 +21,7 @@ fn chroma_collection_exports_exactly_and_imports() {
 
     // The snapshot holds exactly what the official client reads from the server.
     let source: Vec<serde_json::Value> = serde_json::from_str(&server.peer(&["dump", "docs"])).unwrap();
-    let mut rows = snapshot_rows(&snap);
-    rows.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
-    assert_eq!(rows.len(), source.len());
-    for (got, want) in rows.iter().zip(&source) {
-        assert_eq!(got["id"], want["id"]);
-        let as_f32 = |v: &serde_json::Value| v.as_array().unwrap().iter().map(|x| (x.as_f64().unwrap() as f32).to_bits()).collect::<Vec<_>>();
-        assert_eq!(as_f32(&got["vec:embedding"]), as_f32(&want["embedding"]), "{}", want["id"]);
-        let mut meta: serde_json::Value = serde_json::from_str(got["metadata"].as_str().unwrap()).unwrap();
-        let uri = meta.as_object_mut().unwrap().remove("_uri");
-        assert_eq!(uri.unwrap_or(serde_json::Value::Null), want["uri"], "{}", want["id"]);
-        let want_meta = if want["metadata"].is_null() { serde_json::json!({}) } else { want["metadata"].clone() };
-        assert_eq!(meta, want_meta, "{}", want["id"]);
-        assert_eq!(got["document"], want["document"]);
-    }
+    assert_rows_are(&snap, &source);
 
     let db = d.path("db");
     let r = ok_json(&["import", snap.to_str().unwrap(), "--to", db.to_str().unwrap(), "--collection", "docs"]);
@@ -47,6 +34,26 @@ fn chroma_collection_exports_exactly_and_imports() {
     let s = ok_json(&["export", "chroma", "--url", &server.url, "--collection", "docs", "--out", snap2.to_str().unwrap(), "--where", r#"{"tag": "t1"}"#]);
     assert!(s["rows"].as_u64().unwrap() > 0 && s["rows"].as_u64().unwrap() < 1200, "{s}");
     assert_eq!(manifest(&snap2)["collections"][0]["filter"], r#"{"tag": "t1"}"#);
+}
+
+/// The rows of the snapshot `snap` are `dump` (what `chroma_peer.py dump`
+/// printed): same ids, f32 vectors bit for bit, metadata with the URI under
+/// `_uri`, documents.
+pub fn assert_rows_are(snap: &std::path::Path, dump: &[serde_json::Value]) {
+    let mut rows = snapshot_rows(snap);
+    rows.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    assert_eq!(rows.len(), dump.len());
+    for (got, want) in rows.iter().zip(dump) {
+        assert_eq!(got["id"], want["id"]);
+        let as_f32 = |v: &serde_json::Value| v.as_array().unwrap().iter().map(|x| (x.as_f64().unwrap() as f32).to_bits()).collect::<Vec<_>>();
+        assert_eq!(as_f32(&got["vec:embedding"]), as_f32(&want["embedding"]), "{}", want["id"]);
+        let mut meta: serde_json::Value = serde_json::from_str(got["metadata"].as_str().unwrap()).unwrap();
+        let uri = meta.as_object_mut().unwrap().remove("_uri");
+        assert_eq!(uri.unwrap_or(serde_json::Value::Null), want["uri"], "{}", want["id"]);
+        let want_meta = if want["metadata"].is_null() { serde_json::json!({}) } else { want["metadata"].clone() };
+        assert_eq!(meta, want_meta, "{}", want["id"]);
+        assert_eq!(got["document"], want["document"], "{}", want["id"]);
+    }
 }
 
 #[test]

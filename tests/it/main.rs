@@ -2,6 +2,7 @@
 //! (started by `scripts/setup.sh`) and embedded VelesDB.
 
 mod chroma;
+mod chroma_dir;
 mod common;
 mod errors;
 mod migrate;
