@@ -3,6 +3,7 @@
 
 mod chroma;
 mod common;
+mod config;
 mod errors;
 mod milvus;
 mod objstore;
