@@ -7,7 +7,7 @@
 //! resolved (an unset one without a default is an error naming the variable,
 //! the key and the line).
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
 use std::path::{Path, PathBuf};
 
@@ -69,10 +69,10 @@ impl ConfigFile {
 /// Read, parse and interpolate `path` with the process environment.
 ///
 /// # Errors
-/// `Usage` naming the file and line for anything malformed; `Io` when the
-/// file cannot be read.
+/// `Usage` naming the file and line for anything malformed, or when the
+/// file cannot be read (a wrong path is a usage error).
 pub fn load(path: &Path) -> Result<ConfigFile> {
-    let text = std::fs::read_to_string(path).ctx(|| format!("reading config file {}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Usage(format!("cannot read config file {}: {e}", path.display())))?;
     parse(path, &text, &|name| std::env::var(name).ok())
 }
 

@@ -153,7 +153,7 @@ fn keys(cmd: &Command) -> Vec<(String, &Arg)> {
 
 /// A flag's key: its long name; a positional's: its value name in lower case
 /// (`<SNAPSHOT>` → `snapshot`).
-pub(crate) fn key_of(a: &Arg) -> Option<String> {
+fn key_of(a: &Arg) -> Option<String> {
     if let Some(l) = a.get_long() {
         return Some(l.to_owned());
     }
@@ -169,7 +169,8 @@ pub(crate) fn is_secret(a: &Arg) -> bool {
     a.is_hide_env_values_set()
 }
 
-/// Walk `root` along `path`; the command and the path as clap spells it.
+/// Walk `root` along `path`; an unknown word gives a message with the
+/// closest command.
 fn find<'a>(root: &'a Command, path: &[String]) -> std::result::Result<&'a Command, String> {
     let mut cmd = root;
     for (i, word) in path.iter().enumerate() {

@@ -146,6 +146,8 @@ fn bad_files_are_refused_with_key_line_and_fix() {
     let p = write(&d, "missing.yaml", "command: import\nto: ./db\n");
     let e = usage_error(&["config", "validate", s(&p)], &[]);
     assert!(e.contains("--collection") && e.contains("<SNAPSHOT>") && e.contains("add the missing key(s) to"), "{e}");
+    let e = usage_error(&["--config", s(&d.path("no-such.yaml"))], &[]);
+    assert!(e.contains("cannot read config file") && e.contains("no-such.yaml"), "{e}");
     // --json: the error is on stdout too.
     let p = write(&d, "unknown2.yaml", &format!("{head}chunk-row: 5\n"));
     let o = run_env(&["--json", "--config", s(&p)], &[]);
@@ -236,8 +238,13 @@ fn every_template_validates_and_init_writes_it() {
         ok_json(&["init", &name, "--out", s(&out), "--force"]);
         names.push(name);
     }
+    // One file per template the binary knows (every source and import; the
+    // unit tests check that every export source has one).
     names.sort();
-    assert_eq!(names, ["chroma", "import", "milvus", "pgvector", "qdrant", "supabase", "weaviate"]);
+    let mut known: Vec<&str> = velesdb_migrate::config::template::TEMPLATES.iter().map(|t| t.name).collect();
+    known.sort();
+    assert_eq!(names, known);
+    assert!(names.len() >= 7, "{names:?}");
     let e = fails(&["init", "nosuch"], 2);
     assert!(e.contains("pgvector"), "{e}");
 }
