@@ -31,6 +31,12 @@ pub struct Cli {
     pub no_progress: bool,
     #[command(flatten)]
     pub store: StoreArgs,
+    /// Read the command and its flags from a YAML file (see `init` and
+    /// `config validate`); flags on the command line override its keys.
+    // Read by `config::parse_args` before clap parses (it may appear anywhere
+    // before `--`), so this field stays empty: it is here for --help.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,7 +75,7 @@ pub enum Command {
         /// Archive to write (parts are FILE.000, FILE.001, … with --split-size).
         file: PathBuf,
         /// Largest part, in bytes (suffixes K, M, G: powers of 1024).
-        #[arg(long, value_parser = parse_size)]
+        #[arg(long, value_parser = parse_size, value_name = "SIZE")]
         split_size: Option<u64>,
         /// Pack the committed chunks of an unfinished export.
         #[arg(long)]
@@ -95,6 +101,13 @@ pub enum Command {
     },
     /// Compare a VelesDB collection with the snapshot it was imported from.
     Validate(ValidateArgs),
+    /// Config files: `config validate FILE`.
+    Config {
+        #[command(subcommand)]
+        action: crate::config::ConfigAction,
+    },
+    /// Write a commented config file template for `export <source>` or `import`.
+    Init(crate::config::template::InitArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -274,6 +287,7 @@ impl Destination {
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
     /// Snapshot directory or store URL (s3://, gs://, az://).
+    #[arg(value_name = "SNAPSHOT")]
     pub dir: String,
     /// Directory for the import journal (which chunks are done). Default:
     /// `<snapshot>/.imports/` for a directory; for a store URL a local cache
@@ -349,6 +363,7 @@ pub struct MigrateArgs {
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
     /// Snapshot directory or store URL (s3://, gs://, az://).
+    #[arg(value_name = "SNAPSHOT")]
     pub dir: String,
     #[command(flatten)]
     pub dest: Destination,
@@ -372,7 +387,7 @@ pub enum Outcome {
     Findings,
 }
 
-fn emit<T: Serialize>(out: &Output, value: &T, human: impl FnOnce()) {
+pub(crate) fn emit<T: Serialize>(out: &Output, value: &T, human: impl FnOnce()) {
     if out.json {
         println!("{}", serde_json::to_string_pretty(value).expect("report serializes"));
     } else {
@@ -674,6 +689,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             emit(&out, &m, || print_inspect(&m));
             Ok(Outcome::Ok)
         }
+        Command::Config { action } => crate::config::run(action, &out),
+        Command::Init(a) => crate::config::template::init(a, &out),
         Command::Validate(a) => {
             let opts = validate::ValidateOptions {
                 snapshot: Location::parse(&a.dir, &cli.store)?,
@@ -748,16 +765,10 @@ fn parse_metric(m: Option<&str>) -> Result<Option<Metric>> {
         .transpose()
 }
 
-/// Parse the command line. For `migrate` (and `from`), a flag written after
-/// the source name that the source does not have but migrate does (`--to`,
-/// `--to-collection`, `--metric`, …) is moved before the source name, so
+/// For `migrate` (and `from`), a flag written after the source name that
+/// the source does not have but migrate does (`--to`, `--to-collection`,
+/// `--metric`, …) is moved before the source name, so
 /// `migrate pgvector --url … --table items --to ./data` reads naturally.
-pub fn parse() -> Cli {
-    let args = relocate_migrate_flags(std::env::args_os().collect());
-    crate::runlog::set_args(args.clone());
-    Cli::parse_from(args)
-}
-
 pub fn relocate_migrate_flags(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
     use clap::CommandFactory;
     let cmd = Cli::command();

@@ -5,6 +5,7 @@
 //! [`pipeline::import`], [`pipeline::validate`] and [`snapshot::verify`].
 
 pub mod cli;
+pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod model;

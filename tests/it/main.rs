@@ -4,6 +4,7 @@
 mod chroma;
 mod chroma_dir;
 mod common;
+mod config;
 mod errors;
 mod migrate;
 mod milvus;
