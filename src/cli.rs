@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::Metric;
-use crate::pipeline::{export, import, mapping::MappingArgs, validate};
+use crate::pipeline::{diff, export, import, mapping::MappingArgs, validate};
 use crate::progress::Output;
 use crate::pipeline::publish::Mirror;
 use crate::snapshot::store::StoreArgs;
@@ -79,6 +79,8 @@ pub enum Command {
     },
     /// Compare a VelesDB collection with the snapshot it was imported from.
     Validate(ValidateArgs),
+    /// Ids added, removed and changed between two snapshots (exit 0 identical, 1 different, 2 error).
+    Diff(DiffArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -295,6 +297,30 @@ pub struct ValidateArgs {
     pub mapping: MappingArgs,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The older snapshot: directory or store URL (s3://, gs://, az://).
+    pub a: String,
+    /// The newer snapshot.
+    pub b: String,
+    /// Compare only this collection (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub only: Vec<String>,
+    /// List at most N ids of each kind (added, removed, changed) per collection; the counts stay exact.
+    #[arg(long, value_name = "N")]
+    pub ids_limit: Option<usize>,
+    /// Where ids that are not in ascending order are sorted (default: the system's temporary directory).
+    #[arg(long, env = "VELESDB_MIGRATE_SPILL_DIR", value_name = "DIR")]
+    pub spill_dir: Option<PathBuf>,
+}
+
+impl Command {
+    /// `diff` follows diff(1): errors exit 2, not 1, since 1 means "different".
+    pub fn errors_exit_2(&self) -> bool {
+        matches!(self, Command::Diff(_))
+    }
+}
+
 fn default_parallelism() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 8)
 }
@@ -505,6 +531,21 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 );
             });
             Ok(if r.ok { Outcome::Ok } else { Outcome::Findings })
+        }
+        Command::Diff(a) => {
+            let at = |s: &str| -> Result<Location> {
+                let loc = Location::parse(s, &cli.store)?;
+                match &loc {
+                    Location::Dir(d) if d.is_file() || archive::archive_parts(d).is_ok() => Err(Error::Usage(format!(
+                        "{s} is a packed archive; diff reads snapshot directories and store URLs: unpack it first"
+                    ))),
+                    _ => Ok(loc),
+                }
+            };
+            let opts = diff::DiffOptions { a: at(&a.a)?, b: at(&a.b)?, only: a.only, ids_limit: a.ids_limit, spill_dir: a.spill_dir };
+            let r = diff::run(&opts, &out)?;
+            emit(&out, &r, || diff::print(&r));
+            Ok(if r.identical { Outcome::Ok } else { Outcome::Findings })
         }
     }
 }

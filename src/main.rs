@@ -1,5 +1,6 @@
 //! Entry point: parse, run, map the outcome to an exit code.
 //! 0 success, 1 failure (error, or verify/validate found mismatches), 2 usage.
+//! `diff` follows diff(1) instead: 0 identical, 1 different, 2 any error.
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -9,6 +10,7 @@ use velesdb_migrate::Error;
 fn main() -> ExitCode {
     let cli = Cli::parse(); // exits 2 on bad usage
     let json = cli.json;
+    let errors_exit_2 = cli.command.errors_exit_2();
     match cli::run(cli) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Findings) => ExitCode::from(1),
@@ -19,7 +21,7 @@ fn main() -> ExitCode {
                 let v = serde_json::json!({ "error": { "code": e.code(), "message": e.to_string() } });
                 println!("{v}");
             }
-            ExitCode::from(if matches!(e, Error::Usage(_)) { 2 } else { 1 })
+            ExitCode::from(if errors_exit_2 || matches!(e, Error::Usage(_)) { 2 } else { 1 })
         }
     }
 }

@@ -1,8 +1,10 @@
-//! The three pipelines: export (source → snapshot), import (snapshot →
-//! VelesDB) and validate (VelesDB vs snapshot).
+//! The pipelines: export (source → snapshot), import (snapshot →
+//! VelesDB), validate (VelesDB vs snapshot) and diff (snapshot vs snapshot).
 
+pub mod diff;
 pub mod export;
 pub mod import;
 pub mod mapping;
 pub mod publish;
+pub mod spill;
 pub mod validate;
