@@ -227,9 +227,11 @@ pub struct Destination {
     /// server must not have it open) or http(s)://HOST:PORT of a running velesdb-server.
     #[arg(long)]
     pub to: String,
-    /// Collection in VelesDB.
+    /// Collection in VelesDB (default: named after the snapshot collection,
+    /// `.` turned into `_`). Names one destination, so with a snapshot of
+    /// several collections it needs exactly one `--only NAME`.
     #[arg(long)]
-    pub collection: String,
+    pub collection: Option<String>,
     #[command(flatten)]
     pub rest: RestArgs,
 }
@@ -249,6 +251,10 @@ pub struct ImportArgs {
     /// directory (`$XDG_CACHE_HOME` or `~/.cache`, `velesdb-migrate/journals`).
     #[arg(long, env = "VELESDB_MIGRATE_JOURNAL_DIR", value_name = "DIR")]
     pub journal_dir: Option<PathBuf>,
+    /// Snapshot collection to use (repeatable; default: every collection,
+    /// each into a VelesDB collection of its own name).
+    #[arg(long, value_name = "NAME", conflicts_with = "from_collection")]
+    pub only: Vec<String>,
     #[command(flatten)]
     pub dest: Destination,
     /// Distance metric (cosine, l2, dot); default: the source's.
@@ -285,6 +291,10 @@ pub struct ImportArgs {
 pub struct ValidateArgs {
     /// Snapshot directory or store URL (s3://, gs://, az://).
     pub dir: String,
+    /// Snapshot collection to use (repeatable; default: every collection,
+    /// each into a VelesDB collection of its own name).
+    #[arg(long, value_name = "NAME", conflicts_with = "from_collection")]
+    pub only: Vec<String>,
     #[command(flatten)]
     pub dest: Destination,
     /// Compare about N rows spread over the snapshot (count and ids are always checked for them).
@@ -339,6 +349,16 @@ fn emit<T: Serialize>(out: &Output, value: &T, human: impl FnOnce()) {
     }
 }
 
+/// One result per snapshot collection: printed as it is when there is one
+/// (the shape single-collection commands always had), else as
+/// `{"collections": [...]}` in JSON and one block each in text.
+fn emit_each<T: Serialize>(out: &Output, all: &[T], human: impl Fn(&T)) {
+    match all {
+        [one] => emit(out, one, || human(one)),
+        _ => emit(out, &serde_json::json!({ "collections": all }), || all.iter().for_each(&human)),
+    }
+}
+
 fn mib(b: Option<u64>) -> String {
     b.map(|b| format!("{:.1} MiB", b as f64 / 1048576.0)).unwrap_or_else(|| "n/a".into())
 }
@@ -355,6 +375,16 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 .map_err(|e| Error::io("starting the async runtime", e))?;
             let mut s = rt.block_on(async {
                 match source {
+                    SourceArgs::Pgvector { args, .. } if args.all => {
+                        let strict = args.strict;
+                        let (srcs, skipped) = pgvector::connect_all("pgvector", args).await?;
+                        export::run_all(srcs, skipped, strict, opts, &out).await
+                    }
+                    SourceArgs::Supabase { args, .. } if args.pg.all => {
+                        let strict = args.pg.strict;
+                        let (srcs, skipped) = supabase::connect_all(args).await?;
+                        export::run_all(srcs, skipped, strict, opts, &out).await
+                    }
                     SourceArgs::Pgvector { args, .. } => {
                         let src = pgvector::Pgvector::connect(args).await?;
                         export::run(src, opts, &out).await
@@ -370,6 +400,9 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 m.finish(&mut s)?;
             }
             emit(&out, &s, || {
+                for k in &s.skipped {
+                    println!("left out {} ({}): {}", k.collection, k.source_name, k.problem);
+                }
                 println!(
                     "exported {} rows of {} into {} ({} chunks, {:.1} MiB){}",
                     s.rows,
@@ -388,7 +421,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 snapshot: Location::parse(&a.dir, &cli.store)?,
                 journal_dir: a.journal_dir,
                 to: a.dest.parse()?,
-                collection: a.dest.collection,
+                collection: String::new(),
                 metric,
                 parallelism: a.parallelism,
                 batch_size: a.batch_size,
@@ -399,9 +432,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 storage_mode: a.storage_mode,
                 dry_run: a.dry_run,
             };
+            let targets = import::targets(&opts.snapshot.load_manifest()?, &a.only, opts.mapping.from_collection.as_deref(), a.dest.collection.as_deref())?;
             init_rayon(opts.parallelism);
-            let s = import::run(opts, &out)?;
-            emit(&out, &s, || {
+            let all = import::run_targets(&opts, &targets, &out)?;
+            emit_each(&out, &all, |s| {
                 if s.dry_run {
                     println!(
                         "dry run: would import {} chunk(s) of {} into {} / {} ({} already imported); nothing was written",
@@ -510,14 +544,15 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let opts = validate::ValidateOptions {
                 snapshot: Location::parse(&a.dir, &cli.store)?,
                 to: a.dest.parse()?,
-                collection: a.dest.collection,
+                collection: String::new(),
                 sample: a.sample,
                 strict: a.strict,
                 parallelism: default_parallelism(),
                 mapping: a.mapping,
             };
-            let r = validate::run(opts, &out)?;
-            emit(&out, &r, || {
+            let targets = import::targets(&opts.snapshot.load_manifest()?, &a.only, opts.mapping.from_collection.as_deref(), a.dest.collection.as_deref())?;
+            let all = validate::run_targets(&opts, &targets, &out)?;
+            emit_each(&out, &all, |r| {
                 for f in &r.findings {
                     println!("MISMATCH {f}");
                 }
@@ -530,7 +565,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                     if r.ok { "OK" } else { "FAILED" }
                 );
             });
-            Ok(if r.ok { Outcome::Ok } else { Outcome::Findings })
+            Ok(if all.iter().all(|r| r.ok) { Outcome::Ok } else { Outcome::Findings })
         }
         Command::Diff(a) => {
             let at = |s: &str| -> Result<Location> {

@@ -583,6 +583,56 @@ mod tests {
         assert!(!ranges_ascending(IdKind::Int, &[chunk(json!("1"), json!("5"))]));
     }
 
+    /// A snapshot of string ids in the given (not necessarily sorted) order,
+    /// `per_chunk` rows a chunk, vector `[v(id), 1.0]`.
+    fn snapshot(dir: &std::path::Path, ids: &[&str], per_chunk: usize, v: impl Fn(&str) -> f32) {
+        use crate::model::{ElementType, IdField, VectorField, VectorKind};
+        use crate::snapshot::{write_chunk, Manifest, SourceInfo};
+        let schema = CollectionSchema {
+            id: IdField { name: "id".into(), kind: IdKind::String, source_type: None },
+            vectors: vec![VectorField { name: "e".into(), column: "vec:e".into(), kind: VectorKind::Dense, element: ElementType::F32, dimension: 2, metric: None, index: None, source_type: None }],
+            metadata: vec![],
+            document: None,
+        };
+        let mut m = Manifest::new(SourceInfo { kind: "test".into(), address: "-".into(), options: serde_json::json!({}) });
+        let mut c = CollectionEntry { name: "c".into(), source_name: "c".into(), schema: schema.clone(), filter: None, chunk_rows: per_chunk as u64, source_count: None, chunks: vec![], totals: Default::default(), complete: true };
+        for (seq, part) in ids.chunks(per_chunk).enumerate() {
+            let recs: Vec<Record> = part
+                .iter()
+                .map(|id| Record { id: IdValue::Str((*id).into()), dense: vec![Some(Dense::F32(vec![v(id), 1.0]))], sparse: vec![], metadata: Default::default(), document: None })
+                .collect();
+            let cursor = crate::model::Cursor::Offset { offset: ((seq + 1) * per_chunk) as u64 };
+            c.push_chunk(write_chunk(dir, "c", &schema, seq as u64, &recs, cursor).unwrap());
+        }
+        m.collections.push(c);
+        m.complete = true;
+        m.save(dir).unwrap();
+    }
+
+    /// Sides out of id order are sorted on disk: one seen from the manifest's
+    /// ranges, one found while merging (then the merge starts again).
+    #[test]
+    fn unsorted_sides_are_sorted_and_give_the_same_answer() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (d.path().join("a"), d.path().join("b"));
+        // A: chunk 0 is ["9", "10"]: first > last in bytes, visible in the manifest.
+        snapshot(&a, &["9", "10", "b", "a"], 2, |_| 0.5);
+        // B: one chunk whose first and last ids look ordered, but "a" > "9" inside.
+        snapshot(&b, &["10", "a", "9", "c"], 4, |id| if id == "a" { 0.25 } else { 0.5 });
+        let opts = DiffOptions { a: Location::Dir(a), b: Location::Dir(b), only: vec![], ids_limit: None, spill_dir: Some(d.path().to_owned()) };
+        let r = run(&opts, &Output { quiet: true, no_progress: true, json: true }).unwrap();
+        let c = &r.collections[0];
+        assert!(!r.identical);
+        assert_eq!((c.added, c.removed, c.changed, c.unchanged), (1, 1, 1, 2));
+        assert_eq!(c.added_ids, [IdValue::Str("c".into())]);
+        assert_eq!(c.removed_ids, [IdValue::Str("b".into())]);
+        assert_eq!(c.changed_ids[0].id, IdValue::Str("a".into()));
+        assert_eq!(c.changed_ids[0].parts, ["vector:e"]);
+        assert_eq!(c.sorted_on_disk, ["A", "B"]);
+        // Nothing is left in the spill directory.
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 2);
+    }
+
     #[test]
     fn digests_see_bits_and_parts() {
         use crate::model::Sparse;

@@ -176,6 +176,7 @@ impl Source for Chroma {
             filter: self.args.filter.clone(),
             count_estimate: Some(count),
             count_exact: true,
+            count_is_statistic: false,
             notes,
         })
     }

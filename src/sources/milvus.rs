@@ -845,6 +845,7 @@ impl Source for Milvus {
             filter: if filters.is_empty() { None } else { Some(filters.join("; ")) },
             count_estimate: count,
             count_exact: false,
+            count_is_statistic: false,
             notes,
         })
     }

@@ -209,6 +209,7 @@ impl Source for Qdrant {
             filter: self.args.filter.clone(),
             count_estimate: count["result"]["count"].as_u64(),
             count_exact: false,
+            count_is_statistic: false,
             notes,
         })
     }
