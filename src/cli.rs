@@ -8,7 +8,7 @@ use crate::pipeline::publish::Mirror;
 use crate::snapshot::store::StoreArgs;
 use crate::snapshot::{archive, verify, Location, Manifest};
 use crate::sink::{self, rest::RestArgs};
-use crate::sources::{chroma, milvus, pgvector, qdrant, supabase, weaviate};
+use crate::sources::{chroma, connect_each, milvus, pgvector, qdrant, supabase, weaviate};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -209,6 +209,18 @@ impl ExportCommon {
 }
 
 impl SourceArgs {
+    /// `--all`/`--strict`, for the sources that have them.
+    fn every(&self) -> Option<&crate::sources::AllArgs> {
+        match self {
+            SourceArgs::Pgvector { args, .. } => Some(&args.every),
+            SourceArgs::Supabase { args, .. } => Some(&args.pg.every),
+            SourceArgs::Chroma { args, .. } => Some(&args.every),
+            SourceArgs::Qdrant { args, .. } => Some(&args.every),
+            SourceArgs::Milvus { args, .. } => Some(&args.every),
+            SourceArgs::Weaviate { .. } => None,
+        }
+    }
+
     fn common(&self) -> &ExportCommon {
         match self {
             SourceArgs::Pgvector { common, .. }
@@ -367,6 +379,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     let out = Output { quiet: cli.quiet, no_progress: cli.no_progress, json: cli.json };
     match cli.command {
         Command::Export { source } => {
+            source.every().map_or(Ok(()), |e| e.check())?;
             let (opts, mirror) = source.common().options(&cli.store)?;
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -375,19 +388,34 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 .map_err(|e| Error::io("starting the async runtime", e))?;
             let mut s = rt.block_on(async {
                 match source {
-                    SourceArgs::Pgvector { args, .. } if args.all => {
-                        let strict = args.strict;
+                    SourceArgs::Pgvector { args, .. } if args.every.all => {
+                        let strict = args.every.strict;
                         let (srcs, skipped) = pgvector::connect_all("pgvector", args).await?;
                         export::run_all(srcs, skipped, strict, opts, &out).await
                     }
-                    SourceArgs::Supabase { args, .. } if args.pg.all => {
-                        let strict = args.pg.strict;
+                    SourceArgs::Supabase { args, .. } if args.pg.every.all => {
+                        let strict = args.pg.every.strict;
                         let (srcs, skipped) = supabase::connect_all(args).await?;
                         export::run_all(srcs, skipped, strict, opts, &out).await
                     }
                     SourceArgs::Pgvector { args, .. } => {
                         let src = pgvector::Pgvector::connect(args).await?;
                         export::run(src, opts, &out).await
+                    }
+                    SourceArgs::Chroma { args, .. } if args.every.all => {
+                        let found = chroma::discover(args.clone()).await?;
+                        let (srcs, skipped) = connect_each(found, |c| chroma::Chroma::connect(chroma::Args { collection: c, every: Default::default(), ..args.clone() }))?;
+                        export::run_all(srcs, skipped, args.every.strict, opts, &out).await
+                    }
+                    SourceArgs::Qdrant { args, .. } if args.every.all => {
+                        let found = qdrant::discover(args.clone()).await?;
+                        let (srcs, skipped) = connect_each(found, |c| qdrant::Qdrant::connect(qdrant::Args { collection: c, every: Default::default(), ..args.clone() }))?;
+                        export::run_all(srcs, skipped, args.every.strict, opts, &out).await
+                    }
+                    SourceArgs::Milvus { args, .. } if args.every.all => {
+                        let found = milvus::discover(args.clone()).await?;
+                        let (srcs, skipped) = connect_each(found, |c| milvus::Milvus::connect(milvus::Args { collection: c, every: Default::default(), ..args.clone() }))?;
+                        export::run_all(srcs, skipped, args.every.strict, opts, &out).await
                     }
                     SourceArgs::Chroma { args, .. } => export::run(chroma::Chroma::connect(args)?, opts, &out).await,
                     SourceArgs::Supabase { args, .. } => export::run(supabase::connect(args).await?, opts, &out).await,
@@ -489,14 +517,15 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let found = match source {
                 DiscoverSource::Pgvector { url } => rt.block_on(pgvector::discover(&url))?,
                 DiscoverSource::Chroma { url, tenant, database, token } => {
-                    rt.block_on(chroma::discover(chroma::Args { url, collection: String::new(), tenant, database, token, filter: None }))?
+                    rt.block_on(chroma::discover(chroma::Args { url, collection: String::new(), every: Default::default(), tenant, database, token, filter: None }))?
                 }
                 DiscoverSource::Qdrant { url, api_key } => {
-                    rt.block_on(qdrant::discover(qdrant::Args { url, collection: String::new(), api_key, filter: None }))?
+                    rt.block_on(qdrant::discover(qdrant::Args { url, collection: String::new(), every: Default::default(), api_key, filter: None }))?
                 }
                 DiscoverSource::Milvus { url, database, token } => rt.block_on(milvus::discover(milvus::Args {
                     url,
                     collection: String::new(),
+                    every: Default::default(),
                     database,
                     token,
                     partitions: Vec::new(),
@@ -666,5 +695,44 @@ fn print_inspect(m: &Manifest) {
         if let (Some(first), Some(last)) = (c.chunks.first(), c.chunks.last()) {
             println!("  ids {} .. {}", first.first_id, last.last_id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> std::result::Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("velesdb-migrate").chain(args.iter().copied()))
+    }
+
+    /// `--all` replaces the collection flag; the two exclude each other, and
+    /// without `--all` the collection is still required.
+    #[test]
+    fn all_flags() {
+        for (src, flag) in [("pgvector", "--table"), ("chroma", "--collection"), ("qdrant", "--collection"), ("milvus", "--collection")] {
+            let c = parse(&["export", src, "--url", "http://h", "--all", "--out", "o"]).unwrap_or_else(|e| panic!("{src}: {e}"));
+            let Command::Export { source } = c.command else { panic!() };
+            let (all, strict) = match source {
+                SourceArgs::Pgvector { args, .. } => (args.every.all, args.every.strict),
+                SourceArgs::Chroma { args, .. } => (args.every.all, args.collection.is_empty()),
+                SourceArgs::Qdrant { args, .. } => (args.every.all, args.collection.is_empty()),
+                SourceArgs::Milvus { args, .. } => (args.every.all, args.collection.is_empty()),
+                _ => unreachable!(),
+            };
+            assert!(all && (src == "pgvector") != strict, "{src}");
+            assert!(parse(&["export", src, "--url", "http://h", "--out", "o"]).is_err(), "{src}: the collection is required without --all");
+            assert!(parse(&["export", src, "--url", "http://h", "--all", flag, "x", "--out", "o"]).is_err(), "{src}: --all with {flag}");
+            let c = parse(&["export", src, "--url", "http://h", "--strict", flag, "x", "--out", "o"]).unwrap();
+            let Command::Export { source } = c.command else { panic!() };
+            assert!(source.every().unwrap().check().is_err(), "{src}: --strict needs --all");
+            assert!(parse(&["export", src, "--url", "http://h", flag, "x", "--out", "o"]).is_ok(), "{src}");
+        }
+        assert!(parse(&["export", "pgvector", "--all", "--where", "x", "--out", "o"]).is_err());
+        assert!(parse(&["export", "qdrant", "--all", "--filter", "{}", "--out", "o"]).is_err());
+        assert!(parse(&["import", "s", "--to", "d", "--only", "a", "--from-collection", "a"]).is_err());
+        let c = parse(&["import", "s", "--to", "d", "--only", "a", "--only", "b"]).unwrap();
+        let Command::Import(a) = c.command else { panic!() };
+        assert_eq!((a.only, a.dest.collection), (vec!["a".to_owned(), "b".to_owned()], None));
     }
 }

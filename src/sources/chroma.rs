@@ -31,8 +31,12 @@ pub struct Args {
     #[arg(long, default_value = "http://localhost:8000")]
     pub url: String,
     /// Collection name.
-    #[arg(long)]
+    #[arg(long, required_unless_present = "all", conflicts_with = "all", default_value = "", hide_default_value = true)]
     pub collection: String,
+    /// `--all`: every collection of the server (database).
+    #[command(flatten)]
+    #[serde(skip)]
+    pub every: super::AllArgs,
     /// Tenant.
     #[arg(long, default_value = "default_tenant")]
     pub tenant: String,
@@ -44,7 +48,7 @@ pub struct Args {
     #[serde(skip)]
     pub token: Option<String>,
     /// Chroma `where` filter (JSON) to export only some records (recorded in the manifest).
-    #[arg(long = "where")]
+    #[arg(conflicts_with = "all", long = "where")]
     pub filter: Option<String>,
 }
 
@@ -93,12 +97,12 @@ impl Chroma {
 
 /// Every collection of the tenant/database, described as an export would see it.
 pub async fn discover(args: Args) -> Result<Vec<super::Discovered>> {
-    let lister = Chroma::connect(Args { collection: String::new(), ..args.clone() })?;
+    let lister = Chroma::connect(Args { collection: String::new(), every: Default::default(), ..args.clone() })?;
     let url = format!("{}/collections?limit=100000&offset=0", lister.base);
     let list = lister.http.call("listing collections", || lister.http.client.get(&url)).await?;
     let mut out = Vec::new();
     for name in names_in(&list) {
-        let mut src = Chroma::connect(Args { collection: name.clone(), ..args.clone() })?;
+        let mut src = Chroma::connect(Args { collection: name.clone(), every: Default::default(), ..args.clone() })?;
         out.push(super::Discovered::of(&mut src, format!("{}/{}", args.tenant, args.database), name).await);
     }
     Ok(out)

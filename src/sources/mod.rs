@@ -135,6 +135,37 @@ impl Discovered {
     }
 }
 
+/// `--all` and `--strict`, for the sources whose collections `discover` lists.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct AllArgs {
+    /// Export every table or collection that `discover` lists, each into its
+    /// own snapshot collection (named as a single export would name it).
+    #[arg(long)]
+    pub all: bool,
+    /// With --all: refuse to export anything when one of them cannot be
+    /// exported (default: leave it out with a warning).
+    #[arg(long)]
+    pub strict: bool,
+}
+
+impl AllArgs {
+    /// `--strict` means something only with `--all` (clap's `requires` is
+    /// satisfied by the flag's default value, so this is checked here).
+    pub fn check(&self) -> Result<()> {
+        if self.strict && !self.all {
+            return Err(crate::Error::Usage("--strict applies to --all only; add --all, or drop --strict".into()));
+        }
+        Ok(())
+    }
+}
+
+/// `--all` for sources named by one collection: connect to every exportable
+/// collection that `found` lists (`connect(name)`); the rest are left out.
+pub fn connect_each<S>(found: Vec<Discovered>, connect: impl Fn(String) -> Result<S>) -> Result<(Vec<S>, Vec<Skipped>)> {
+    let (ok, skipped) = exportable(found, |d| d.table.clone());
+    Ok((ok.into_iter().map(|d| connect(d.table)).collect::<Result<_>>()?, skipped))
+}
+
 /// A collection that `--all` leaves out, and why.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Skipped {

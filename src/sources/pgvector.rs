@@ -9,7 +9,7 @@
 //! LIMIT n`) with binary results: vectors are decoded from pgvector's binary
 //! send format, never from text. The last id of a page is the resume cursor.
 
-use super::{exportable, pgbinary as bin, redact_url, Description, Discovered, Page, Skipped, Source};
+use super::{exportable, pgbinary as bin, AllArgs, redact_url, Description, Discovered, Page, Skipped, Source};
 use crate::error::{Error, Result};
 use crate::model::{
     CollectionSchema, Cursor, Dense, ElementType, IdField, IdKind, IdValue, IndexParams, MetadataField, Metric, Record,
@@ -29,31 +29,25 @@ pub struct Args {
     #[serde(skip)]
     pub url: Option<String>,
     /// Table to export.
-    #[arg(long, required_unless_present = "all")]
+    #[arg(long, required_unless_present = "all", conflicts_with = "all")]
     pub table: Option<String>,
     /// Schema of the table (default: resolved through the search_path). With
     /// --all: export only the tables of this schema.
     #[arg(long)]
     pub schema: Option<String>,
-    /// Export every table with a vector, halfvec or sparsevec column (those
-    /// `discover` lists), each into its own snapshot collection.
-    #[arg(long, conflicts_with_all = ["table", "id_column", "vector_columns", "document_column", "filter"])]
+    /// `--all`: every table with a vector, halfvec or sparsevec column.
+    #[command(flatten)]
     #[serde(skip)]
-    pub all: bool,
-    /// With --all: refuse to export anything when a table cannot be exported
-    /// (default: leave it out with a warning).
-    #[arg(long, requires = "all")]
-    #[serde(skip)]
-    pub strict: bool,
+    pub every: AllArgs,
     /// Id column (default: the primary key). Must have a single-column unique index.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "all")]
     pub id_column: Option<String>,
     /// Vector column(s) to export (repeatable; default: every vector, halfvec and sparsevec column).
-    #[arg(long = "vector-column")]
+    #[arg(long = "vector-column", conflicts_with = "all")]
     pub vector_columns: Vec<String>,
     /// Text column that becomes the document (default: the first text column
     /// named content, document, text, body, page_content or chunk).
-    #[arg(long, conflicts_with = "no_document")]
+    #[arg(long, conflicts_with_all = ["no_document", "all"])]
     pub document_column: Option<String>,
     /// Keep every text column in the metadata; no document column.
     #[arg(long)]
@@ -62,7 +56,7 @@ pub struct Args {
     #[arg(long)]
     pub no_merge_jsonb: bool,
     /// SQL condition to export only some rows (recorded in the manifest).
-    #[arg(long = "where")]
+    #[arg(long = "where", conflicts_with = "all")]
     pub filter: Option<String>,
 }
 
@@ -174,7 +168,7 @@ impl Pgvector {
     fn for_table(&self, schema: &str, table: &str) -> Pgvector {
         Pgvector {
             kind: self.kind,
-            args: Args { table: Some(table.to_owned()), schema: Some(schema.to_owned()), all: false, strict: false, ..self.args.clone() },
+            args: Args { table: Some(table.to_owned()), schema: Some(schema.to_owned()), every: AllArgs::default(), ..self.args.clone() },
             pool: self.pool.clone(),
             address: self.address.clone(),
             target: format!("{schema}.{table} at {}", self.address),
@@ -767,8 +761,7 @@ pub async fn discover(url: &str) -> Result<Vec<Discovered>> {
         url: Some(url.to_owned()),
         table: None,
         schema: None,
-        all: false,
-        strict: false,
+        every: AllArgs::default(),
         id_column: None,
         vector_columns: Vec::new(),
         document_column: None,

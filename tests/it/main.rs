@@ -5,6 +5,7 @@ mod chroma;
 mod common;
 mod errors;
 mod milvus;
+mod multi;
 mod objstore;
 mod qdrant;
 mod resume;
