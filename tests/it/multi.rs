@@ -315,6 +315,15 @@ fn collections(dir: &Path) -> Vec<(String, u64)> {
     m["collections"].as_array().unwrap().iter().map(|c| (c["name"].as_str().unwrap().to_owned(), c["totals"]["rows"].as_u64().unwrap())).collect()
 }
 
+/// `export SOURCE --url URL --all`; checks the rows and the collections (sorted by name).
+fn export_all_of(source: &str, url: &str, out: &Path, chunk_rows: &str, want: &[(&str, u64)]) {
+    let s = ok_json(&["export", source, "--url", url, "--all", "--out", out.to_str().unwrap(), "--chunk-rows", chunk_rows]);
+    assert_eq!(s["rows"].as_u64(), Some(want.iter().map(|w| w.1).sum()));
+    let mut got = collections(out);
+    got.sort();
+    assert_eq!(got, want.iter().map(|(n, r)| (n.to_string(), *r)).collect::<Vec<_>>());
+}
+
 /// Qdrant `--all`, and `diff` on ids that are not in byte order: the mixed
 /// u64/UUID ids of a Qdrant collection are exported as strings in Qdrant's
 /// order (numbers numerically, then UUIDs), so diff sorts them on disk.
@@ -325,11 +334,7 @@ fn export_all_from_qdrant_and_diff_ids_out_of_byte_order() {
     assert_eq!(q.peer(&["named", "docs", "250"]).trim(), "250");
     assert_eq!(q.peer(&["plain", "nums", "300"]).trim(), "300");
     let all = d.path("all");
-    let s = ok_json(&["export", "qdrant", "--url", &q.url, "--all", "--out", all.to_str().unwrap(), "--chunk-rows", "70"]);
-    assert_eq!(s["rows"], 550);
-    let mut got = collections(&all);
-    got.sort();
-    assert_eq!(got, [("docs".to_owned(), 250), ("nums".to_owned(), 300)]);
+    export_all_of("qdrant", &q.url, &all, "70", &[("docs", 250), ("nums", 300)]);
 
     // The same collection exported alone with other chunks: matched by id, not by chunk.
     let one = d.path("one");
@@ -360,12 +365,8 @@ fn export_all_from_chroma() {
     assert_eq!(server.peer(&["seed", "second", "120"]).trim(), "120");
     let (a, b) = (d.path("a"), d.path("b"));
     for out in [&a, &b] {
-        let s = ok_json(&["export", "chroma", "--url", &server.url, "--all", "--out", out.to_str().unwrap(), "--chunk-rows", "100"]);
-        assert_eq!(s["rows"], 420);
+        export_all_of("chroma", &server.url, out, "100", &[("first", 300), ("second", 120)]);
     }
-    let mut got = collections(&a);
-    got.sort();
-    assert_eq!(got, [("first".to_owned(), 300), ("second".to_owned(), 120)]);
     assert_eq!(manifest_without_times(&a), manifest_without_times(&b));
     let db = d.path("db");
     let i = ok_json(&["import", a.to_str().unwrap(), "--to", db.to_str().unwrap()]);
@@ -381,11 +382,7 @@ fn export_all_from_milvus() {
     assert_eq!(server.peer(&["seed", "docs", "300", d.path("seeded.jsonl").to_str().unwrap()]).trim(), "300");
     assert_eq!(server.peer(&["seed-int", "ints", "200"]).trim(), "200");
     let snap = d.path("snap");
-    let s = ok_json(&["export", "milvus", "--url", &server.url, "--all", "--out", snap.to_str().unwrap(), "--chunk-rows", "64"]);
-    assert_eq!(s["rows"], 500);
-    let mut got = collections(&snap);
-    got.sort();
-    assert_eq!(got, [("docs".to_owned(), 300), ("ints".to_owned(), 200)]);
+    export_all_of("milvus", &server.url, &snap, "64", &[("docs", 300), ("ints", 200)]);
     let m = manifest(&snap);
     let kinds: Vec<&str> = m["collections"].as_array().unwrap().iter().map(|c| c["schema"]["id"]["kind"].as_str().unwrap()).collect();
     assert!(kinds.contains(&"int") && kinds.contains(&"string"), "{kinds:?}");
