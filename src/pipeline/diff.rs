@@ -433,7 +433,7 @@ impl<'a> Checked<'a> {
     fn next(&mut self) -> std::result::Result<Option<Entry>, Stop> {
         let (e, file) = match &mut self.src {
             Source::Direct(s) => (s.next().map_err(Stop::Fail)?, s.file.clone()),
-            Source::Sorted(s) => (s.next().map_err(Stop::Fail)?, String::new()),
+            Source::Sorted(s) => (s.next_entry().map_err(Stop::Fail)?, String::new()),
         };
         let Some(e) = e else { return Ok(None) };
         if let Some(last) = &self.last {

@@ -102,7 +102,7 @@ impl<'a> Sorter<'a> {
                 let mut m = Merge::open(group, self.kind, self.parts)?;
                 let path = self.dir.next_path();
                 let mut w = RunWriter::create(&path)?;
-                while let Some(e) = m.next()? {
+                while let Some(e) = m.next_entry()? {
                     w.write(&e)?;
                 }
                 w.finish()?;
@@ -131,10 +131,10 @@ pub enum Sorted {
 }
 
 impl Sorted {
-    pub fn next(&mut self) -> Result<Option<Entry>> {
+    pub fn next_entry(&mut self) -> Result<Option<Entry>> {
         match self {
             Sorted::Memory(it) => Ok(it.next()),
-            Sorted::Runs(m) => m.next(),
+            Sorted::Runs(m) => m.next_entry(),
         }
     }
 }
@@ -236,7 +236,7 @@ impl Merge {
         Ok(())
     }
 
-    fn next(&mut self) -> Result<Option<Entry>> {
+    fn next_entry(&mut self) -> Result<Option<Entry>> {
         let Some(Reverse((_, i))) = self.heap.pop() else { return Ok(None) };
         let e = self.pending[i].take().expect("a heap item has its entry");
         self.refill(i)?;
@@ -268,7 +268,7 @@ mod tests {
         assert!(s.runs.len() > MAX_FANIN);
         let mut sorted = s.finish().unwrap();
         let mut got = Vec::new();
-        while let Some(e) = sorted.next().unwrap() {
+        while let Some(e) = sorted.next_entry().unwrap() {
             assert_eq!(e.digests[1], [e.id.as_text().len() as u8; 16]);
             got.push(e.id.as_text());
         }
@@ -290,7 +290,7 @@ mod tests {
         let mut sorted = s.finish().unwrap();
         assert!(matches!(sorted, Sorted::Memory(_)));
         let mut got = Vec::new();
-        while let Some(e) = sorted.next().unwrap() {
+        while let Some(e) = sorted.next_entry().unwrap() {
             got.push(e.id);
         }
         assert_eq!(got, [i64::MIN, -3, 5, 9].map(IdValue::Int));

@@ -719,34 +719,6 @@ fn collision(id: &IdValue, name: &str, _prev: &serde_json::Value) -> String {
     format!("id {id}: column {name:?} collides with a key merged from a jsonb column; re-run with --no-merge-jsonb")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn opclasses() {
-        assert_eq!(opclass_metric("vector_cosine_ops"), Some(Metric::Cosine));
-        assert_eq!(opclass_metric("halfvec_l2_ops"), Some(Metric::L2));
-        assert_eq!(opclass_metric("sparsevec_ip_ops"), Some(Metric::Dot));
-        assert_eq!(opclass_metric("vector_l1_ops"), Some(Metric::L1));
-        assert_eq!(opclass_metric("bit_hamming_ops"), Some(Metric::Hamming));
-    }
-
-    #[test]
-    fn index_options() {
-        let p = index_params("hnsw", "i", "m=24,ef_construction=200");
-        assert_eq!((p.m, p.ef_construction), (Some(24), Some(200)));
-        let p = index_params("hnsw", "i", "");
-        assert_eq!((p.m, p.ef_construction), (Some(16), Some(64)));
-        assert_eq!(index_params("ivfflat", "i", "lists=7").lists, Some(7));
-    }
-
-    #[test]
-    fn quoting() {
-        assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
-    }
-}
-
 /// The snapshot collection name of `schema.table`: the table's name in
 /// schema `public`, `<schema>.<table>` otherwise (the same for `--table`
 /// and `--all`, so a table keeps its name in either kind of snapshot).
@@ -781,4 +753,32 @@ pub async fn connect_all(kind: &'static str, args: Args) -> Result<(Vec<Pgvector
     let found = lister.discover_tables(args.schema.as_deref()).await?;
     let (ok, skipped) = exportable(found, |d| collection_name(&d.schema, &d.table));
     Ok((ok.iter().map(|d| lister.for_table(&d.schema, &d.table)).collect(), skipped))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opclasses() {
+        assert_eq!(opclass_metric("vector_cosine_ops"), Some(Metric::Cosine));
+        assert_eq!(opclass_metric("halfvec_l2_ops"), Some(Metric::L2));
+        assert_eq!(opclass_metric("sparsevec_ip_ops"), Some(Metric::Dot));
+        assert_eq!(opclass_metric("vector_l1_ops"), Some(Metric::L1));
+        assert_eq!(opclass_metric("bit_hamming_ops"), Some(Metric::Hamming));
+    }
+
+    #[test]
+    fn index_options() {
+        let p = index_params("hnsw", "i", "m=24,ef_construction=200");
+        assert_eq!((p.m, p.ef_construction), (Some(24), Some(200)));
+        let p = index_params("hnsw", "i", "");
+        assert_eq!((p.m, p.ef_construction), (Some(16), Some(64)));
+        assert_eq!(index_params("ivfflat", "i", "lists=7").lists, Some(7));
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
+    }
 }

@@ -389,3 +389,30 @@ fn export_all_from_milvus() {
     let (code, r, err) = diff(&snap, &snap, &[]);
     assert_eq!((code, &r["identical"]), (0, &json!(true)), "{err}");
 }
+
+/// `diff` reads snapshots in object storage like `verify` does: an export
+/// into S3 (moto) against the same rows exported into a directory.
+#[test]
+fn diff_reads_a_snapshot_in_object_storage() {
+    let t = table("diffs3");
+    seed_vectors(&t, 300, 4);
+    let d = TestDir::new();
+    let moto = crate::objstore::Moto::start();
+    moto.bucket("snaps");
+    let (url, dir) = (pg_url(), d.path("dir"));
+    export(&t, &dir, &["--chunk-rows", "100"]);
+    ok_json(&moto.args(&["export", "pgvector", "--url", &url, "--table", &t, "--out", "s3://snaps/x", "--chunk-rows", "100"]));
+    let o = run(&moto.args(&["--json", "diff", "s3://snaps/x", dir.to_str().unwrap()]));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((&r["collections"][0]["unchanged"], &r["collections"][0]["chunks_skipped"]), (&json!(300), &json!(3)));
+    // A damaged object is named by its URL; exit 2.
+    let key = format!("x/chunks/{t}/000001.parquet");
+    let mut bytes = moto.object("snaps", &key, &d);
+    bytes[10] ^= 0xFF;
+    moto.replace("snaps", &key, &bytes, &d);
+    let o = run(&moto.args(&["diff", dir.to_str().unwrap(), "s3://snaps/x"]));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(err.contains(&format!("s3://snaps/x/chunks/{t}/000001.parquet")) && err.contains("blake3"), "{err}");
+}
