@@ -2,14 +2,14 @@
 
 use crate::error::{Error, Result};
 use crate::model::Metric;
-use crate::pipeline::{export, import, mapping::MappingArgs, migrate, validate};
+use crate::pipeline::{diff, export, import, mapping::MappingArgs, migrate, validate};
 use crate::progress::Output;
 use crate::runlog;
 use crate::pipeline::publish::Mirror;
 use crate::snapshot::store::StoreArgs;
 use crate::snapshot::{archive, verify, Location, Manifest};
 use crate::sink::{self, rest::RestArgs};
-use crate::sources::{chroma, chroma_dir, milvus, pgvector, pinecone, qdrant, supabase, weaviate, AnySource, Source};
+use crate::sources::{chroma, chroma_dir, connect_each, milvus, pgvector, pinecone, qdrant, supabase, weaviate, AnySource, Skipped, Source};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -108,6 +108,8 @@ pub enum Command {
     },
     /// Write a commented config file template for `export <source>` or `import`.
     Init(crate::config::template::InitArgs),
+    /// Ids added, removed and changed between two snapshots (exit 0 identical, 1 different, 2 error).
+    Diff(DiffArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -252,6 +254,18 @@ impl ExportCommon {
 }
 
 impl SourceArgs {
+    /// `--all`/`--strict`, for the sources that have them.
+    fn every(&self) -> Option<&crate::sources::AllArgs> {
+        match self {
+            SourceArgs::Pgvector { args, .. } => Some(&args.every),
+            SourceArgs::Supabase { args, .. } => Some(&args.pg.every),
+            SourceArgs::Chroma { args, .. } => Some(&args.every),
+            SourceArgs::Qdrant { args, .. } => Some(&args.every),
+            SourceArgs::Milvus { args, .. } => Some(&args.every),
+            SourceArgs::Weaviate { .. } | SourceArgs::Pinecone { .. } => None,
+        }
+    }
+
     fn common(&self) -> &ExportCommon {
         match self {
             SourceArgs::Pgvector { common, .. }
@@ -271,9 +285,11 @@ pub struct Destination {
     /// server must not have it open) or http(s)://HOST:PORT of a running velesdb-server.
     #[arg(long)]
     pub to: String,
-    /// Collection in VelesDB.
+    /// Collection in VelesDB (default: named after the snapshot collection,
+    /// `.` turned into `_`). Names one destination, so with a snapshot of
+    /// several collections it needs exactly one `--only NAME`.
     #[arg(long)]
-    pub collection: String,
+    pub collection: Option<String>,
     #[command(flatten)]
     pub rest: RestArgs,
 }
@@ -294,6 +310,10 @@ pub struct ImportArgs {
     /// directory (`$XDG_CACHE_HOME` or `~/.cache`, `velesdb-migrate/journals`).
     #[arg(long, env = "VELESDB_MIGRATE_JOURNAL_DIR", value_name = "DIR")]
     pub journal_dir: Option<PathBuf>,
+    /// Snapshot collection to use (repeatable; default: every collection,
+    /// each into a VelesDB collection of its own name).
+    #[arg(long, value_name = "NAME", conflicts_with = "from_collection")]
+    pub only: Vec<String>,
     #[command(flatten)]
     pub dest: Destination,
     /// Distance metric (cosine, l2, dot); default: the source's.
@@ -365,6 +385,10 @@ pub struct ValidateArgs {
     /// Snapshot directory or store URL (s3://, gs://, az://).
     #[arg(value_name = "SNAPSHOT")]
     pub dir: String,
+    /// Snapshot collection to use (repeatable; default: every collection,
+    /// each into a VelesDB collection of its own name).
+    #[arg(long, value_name = "NAME", conflicts_with = "from_collection")]
+    pub only: Vec<String>,
     #[command(flatten)]
     pub dest: Destination,
     /// Compare about N rows spread over the snapshot (count and ids are always checked for them).
@@ -375,6 +399,30 @@ pub struct ValidateArgs {
     pub strict: bool,
     #[command(flatten)]
     pub mapping: MappingArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    /// The older snapshot: directory or store URL (s3://, gs://, az://).
+    pub a: String,
+    /// The newer snapshot.
+    pub b: String,
+    /// Compare only this collection (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub only: Vec<String>,
+    /// List at most N ids of each kind (added, removed, changed) per collection; the counts stay exact.
+    #[arg(long, value_name = "N")]
+    pub ids_limit: Option<usize>,
+    /// Where ids that are not in ascending order are sorted (default: the system's temporary directory).
+    #[arg(long, env = "VELESDB_MIGRATE_SPILL_DIR", value_name = "DIR")]
+    pub spill_dir: Option<PathBuf>,
+}
+
+impl Command {
+    /// `diff` follows diff(1): errors exit 2, not 1, since 1 means "different".
+    pub fn errors_exit_2(&self) -> bool {
+        matches!(self, Command::Diff(_))
+    }
 }
 
 fn default_parallelism() -> usize {
@@ -395,6 +443,16 @@ pub(crate) fn emit<T: Serialize>(out: &Output, value: &T, human: impl FnOnce()) 
     }
 }
 
+/// One result per snapshot collection: printed as it is when there is one
+/// (the shape single-collection commands always had), else as
+/// `{"collections": [...]}` in JSON and one block each in text.
+fn emit_each<T: Serialize>(out: &Output, all: &[T], human: impl Fn(&T)) {
+    match all {
+        [one] => emit(out, one, || human(one)),
+        _ => emit(out, &serde_json::json!({ "collections": all }), || all.iter().for_each(&human)),
+    }
+}
+
 fn mib(b: Option<u64>) -> String {
     b.map(|b| format!("{:.1} MiB", b as f64 / 1048576.0)).unwrap_or_else(|| "n/a".into())
 }
@@ -403,6 +461,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     let out = Output { quiet: cli.quiet, no_progress: cli.no_progress, json: cli.json };
     match cli.command {
         Command::Export { source } => {
+            source.every().map_or(Ok(()), |e| e.check())?;
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
@@ -411,7 +470,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let common = source.common();
             if common.dry_run {
                 let (chunk_rows, sample) = (common.chunk_rows, common.sample_rows);
-                let r = rt.block_on(async { export::dry_run(connect(source).await?, chunk_rows, sample).await })?;
+                let r = rt.block_on(async { export::dry_run(connect(source).await?.0, chunk_rows, sample).await })?;
                 emit(&out, &r, || {
                     println!("dry run of {}: nothing was written", r.source);
                     for c in &r.collections {
@@ -432,7 +491,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             if let Some(dir) = &local {
                 runlog::start(dir, "export", None)?;
             }
-            let mut s = rt.block_on(async { export::run_many(connect(source).await?, opts, &out).await })?;
+            let mut s = rt.block_on(async {
+                let (sources, skipped, strict) = connect(source).await?;
+                export::run_all(sources, skipped, strict, opts, &out).await
+            })?;
             if let Some(m) = mirror {
                 m.finish(&mut s)?;
             }
@@ -440,6 +502,9 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 runlog::finish(dir, "export", None)?;
             }
             emit(&out, &s, || {
+                for k in &s.skipped {
+                    println!("left out {} ({}): {}", k.collection, k.source_name, k.problem);
+                }
                 println!(
                     "exported {} rows of {} into {} ({} chunks, {:.1} MiB){}",
                     s.rows,
@@ -461,7 +526,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 snapshot: Location::parse(&a.dir, &cli.store)?,
                 journal_dir: a.journal_dir,
                 to: a.dest.parse()?,
-                collection: a.dest.collection,
+                collection: String::new(),
                 metric,
                 parallelism: a.parallelism,
                 batch_size: a.batch_size,
@@ -472,19 +537,20 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 storage_mode: a.storage_mode,
                 dry_run: a.dry_run,
             };
+            let targets = import::targets(&opts.snapshot.load_manifest()?, &a.only, opts.mapping.from_collection.as_deref(), a.dest.collection.as_deref())?;
             init_rayon(opts.parallelism);
             let record = match (&opts.snapshot, opts.dry_run) {
-                (Location::Dir(d), false) => Some((d.clone(), format!("{} {}", opts.to.key(), opts.collection))),
+                (Location::Dir(d), false) => Some((d.clone(), format!("{} {:?}", opts.to.key(), targets))),
                 _ => None,
             };
             if let Some((d, key)) = &record {
                 runlog::start(d, "import", Some(key))?;
             }
-            let s = import::run(opts, &out)?;
+            let all = import::run_targets(&opts, &targets, &out)?;
             if let Some((d, key)) = &record {
                 runlog::finish(d, "import", Some(key))?;
             }
-            emit(&out, &s, || {
+            emit_each(&out, &all, |s| {
                 if s.dry_run {
                     println!(
                         "dry run: would import {} chunk(s) of {} into {} / {} ({} already imported); nothing was written",
@@ -515,7 +581,13 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 .map_err(|e| Error::io("starting the async runtime", e))?;
             let common = a.source.common();
             let (given_out, chunk_rows) = (common.out.clone(), common.chunk_rows);
-            let sources = rt.block_on(connect(a.source))?;
+            let (sources, skipped, strict) = rt.block_on(connect(a.source))?;
+            if strict && !skipped.is_empty() || sources.is_empty() {
+                return Err(Error::Usage(format!("nothing to migrate, or --strict and {} collection(s) cannot be exported", skipped.len())));
+            }
+            for k in &skipped {
+                out.note(format!("warning: {} ({}) is left out: {}", k.collection, k.source_name, k.problem));
+            }
             let out_dir = match &given_out {
                 Some(o) => match Location::parse(o, &cli.store)? {
                     Location::Dir(d) => d,
@@ -638,14 +710,15 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let found = match source {
                 DiscoverSource::Pgvector { url } => rt.block_on(pgvector::discover(&url))?,
                 DiscoverSource::Chroma { url, tenant, database, token } => {
-                    rt.block_on(chroma::discover(chroma::Args { url, path: None, collection: String::new(), tenant, database, token, filter: None }))?
+                    rt.block_on(chroma::discover(chroma::Args { url, path: None, collection: String::new(), every: Default::default(), tenant, database, token, filter: None }))?
                 }
                 DiscoverSource::Qdrant { url, api_key } => {
-                    rt.block_on(qdrant::discover(qdrant::Args { url, collection: String::new(), api_key, filter: None }))?
+                    rt.block_on(qdrant::discover(qdrant::Args { url, collection: String::new(), every: Default::default(), api_key, filter: None }))?
                 }
                 DiscoverSource::Milvus { url, database, token } => rt.block_on(milvus::discover(milvus::Args {
                     url,
                     collection: String::new(),
+                    every: Default::default(),
                     database,
                     token,
                     partitions: Vec::new(),
@@ -695,14 +768,15 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let opts = validate::ValidateOptions {
                 snapshot: Location::parse(&a.dir, &cli.store)?,
                 to: a.dest.parse()?,
-                collection: a.dest.collection,
+                collection: String::new(),
                 sample: a.sample,
                 strict: a.strict,
                 parallelism: default_parallelism(),
                 mapping: a.mapping,
             };
-            let r = validate::run(opts, &out)?;
-            emit(&out, &r, || {
+            let targets = import::targets(&opts.snapshot.load_manifest()?, &a.only, opts.mapping.from_collection.as_deref(), a.dest.collection.as_deref())?;
+            let all = validate::run_targets(&opts, &targets, &out)?;
+            emit_each(&out, &all, |r| {
                 for f in &r.findings {
                     println!("MISMATCH {f}");
                 }
@@ -715,7 +789,22 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                     if r.ok { "OK" } else { "FAILED" }
                 );
             });
-            Ok(if r.ok { Outcome::Ok } else { Outcome::Findings })
+            Ok(if all.iter().all(|r| r.ok) { Outcome::Ok } else { Outcome::Findings })
+        }
+        Command::Diff(a) => {
+            let at = |s: &str| -> Result<Location> {
+                let loc = Location::parse(s, &cli.store)?;
+                match &loc {
+                    Location::Dir(d) if d.is_file() || archive::archive_parts(d).is_ok() => Err(Error::Usage(format!(
+                        "{s} is a packed archive; diff reads snapshot directories and store URLs: unpack it first"
+                    ))),
+                    _ => Ok(loc),
+                }
+            };
+            let opts = diff::DiffOptions { a: at(&a.a)?, b: at(&a.b)?, only: a.only, ids_limit: a.ids_limit, spill_dir: a.spill_dir };
+            let r = diff::run(&opts, &out)?;
+            emit(&out, &r, || diff::print(&r));
+            Ok(if r.identical { Outcome::Ok } else { Outcome::Findings })
         }
     }
 }
@@ -832,16 +921,45 @@ fn default_staging(sources: &[AnySource], dest: &str, dest_collection: Option<&s
 
 /// Connect to the source the arguments name: one [`AnySource`] per
 /// collection to export. The one place that knows every source.
-async fn connect(source: SourceArgs) -> Result<Vec<AnySource>> {
+async fn connect(source: SourceArgs) -> Result<(Vec<AnySource>, Vec<Skipped>, bool)> {
+    fn any<S: Into<AnySource>>(v: Vec<S>) -> Vec<AnySource> {
+        v.into_iter().map(Into::into).collect()
+    }
+    let one = |s: AnySource| (vec![s], Vec::new(), false);
     Ok(match source {
-        SourceArgs::Pgvector { args, .. } => vec![pgvector::Pgvector::connect(args).await?.into()],
-        SourceArgs::Chroma { args, .. } if args.path.is_some() => vec![chroma_dir::ChromaDir::open(args)?.into()],
-        SourceArgs::Chroma { args, .. } => vec![chroma::Chroma::connect(args)?.into()],
-        SourceArgs::Supabase { args, .. } => vec![supabase::connect(args).await?.into()],
-        SourceArgs::Qdrant { args, .. } => vec![qdrant::Qdrant::connect(args)?.into()],
-        SourceArgs::Milvus { args, .. } => vec![milvus::Milvus::connect(args)?.into()],
-        SourceArgs::Weaviate { args, .. } => weaviate::connect(args).await?.into_iter().map(AnySource::from).collect(),
-        SourceArgs::Pinecone { args, .. } => pinecone::open(args).await?.into_iter().map(AnySource::from).collect(),
+        SourceArgs::Pgvector { args, .. } if args.every.all => {
+            let strict = args.every.strict;
+            let (srcs, skipped) = pgvector::connect_all("pgvector", args).await?;
+            (any(srcs), skipped, strict)
+        }
+        SourceArgs::Supabase { args, .. } if args.pg.every.all => {
+            let strict = args.pg.every.strict;
+            let (srcs, skipped) = supabase::connect_all(args).await?;
+            (any(srcs), skipped, strict)
+        }
+        SourceArgs::Chroma { args, .. } if args.every.all => {
+            let found = chroma::discover(args.clone()).await?;
+            let (srcs, skipped) = connect_each(found, |c| chroma::Chroma::connect(chroma::Args { collection: c, every: Default::default(), ..args.clone() }))?;
+            (any(srcs), skipped, args.every.strict)
+        }
+        SourceArgs::Qdrant { args, .. } if args.every.all => {
+            let found = qdrant::discover(args.clone()).await?;
+            let (srcs, skipped) = connect_each(found, |c| qdrant::Qdrant::connect(qdrant::Args { collection: c, every: Default::default(), ..args.clone() }))?;
+            (any(srcs), skipped, args.every.strict)
+        }
+        SourceArgs::Milvus { args, .. } if args.every.all => {
+            let found = milvus::discover(args.clone()).await?;
+            let (srcs, skipped) = connect_each(found, |c| milvus::Milvus::connect(milvus::Args { collection: c, every: Default::default(), ..args.clone() }))?;
+            (any(srcs), skipped, args.every.strict)
+        }
+        SourceArgs::Pgvector { args, .. } => one(pgvector::Pgvector::connect(args).await?.into()),
+        SourceArgs::Chroma { args, .. } if args.path.is_some() => one(chroma_dir::ChromaDir::open(args)?.into()),
+        SourceArgs::Chroma { args, .. } => one(chroma::Chroma::connect(args)?.into()),
+        SourceArgs::Supabase { args, .. } => one(supabase::connect(args).await?.into()),
+        SourceArgs::Qdrant { args, .. } => one(qdrant::Qdrant::connect(args)?.into()),
+        SourceArgs::Milvus { args, .. } => one(milvus::Milvus::connect(args)?.into()),
+        SourceArgs::Weaviate { args, .. } => (any(weaviate::connect(args).await?), Vec::new(), false),
+        SourceArgs::Pinecone { args, .. } => (any(pinecone::open(args).await?), Vec::new(), false),
     })
 }
 
@@ -881,5 +999,44 @@ fn print_inspect(m: &Manifest) {
         if let (Some(first), Some(last)) = (c.chunks.first(), c.chunks.last()) {
             println!("  ids {} .. {}", first.first_id, last.last_id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> std::result::Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("velesdb-migrate").chain(args.iter().copied()))
+    }
+
+    /// `--all` replaces the collection flag; the two exclude each other, and
+    /// without `--all` the collection is still required.
+    #[test]
+    fn all_flags() {
+        for (src, flag) in [("pgvector", "--table"), ("chroma", "--collection"), ("qdrant", "--collection"), ("milvus", "--collection")] {
+            let c = parse(&["export", src, "--url", "http://h", "--all", "--out", "o"]).unwrap_or_else(|e| panic!("{src}: {e}"));
+            let Command::Export { source } = c.command else { panic!() };
+            let (all, strict) = match source {
+                SourceArgs::Pgvector { args, .. } => (args.every.all, args.every.strict),
+                SourceArgs::Chroma { args, .. } => (args.every.all, args.collection.is_empty()),
+                SourceArgs::Qdrant { args, .. } => (args.every.all, args.collection.is_empty()),
+                SourceArgs::Milvus { args, .. } => (args.every.all, args.collection.is_empty()),
+                _ => unreachable!(),
+            };
+            assert!(all && (src == "pgvector") != strict, "{src}");
+            assert!(parse(&["export", src, "--url", "http://h", "--out", "o"]).is_err(), "{src}: the collection is required without --all");
+            assert!(parse(&["export", src, "--url", "http://h", "--all", flag, "x", "--out", "o"]).is_err(), "{src}: --all with {flag}");
+            let c = parse(&["export", src, "--url", "http://h", "--strict", flag, "x", "--out", "o"]).unwrap();
+            let Command::Export { source } = c.command else { panic!() };
+            assert!(source.every().unwrap().check().is_err(), "{src}: --strict needs --all");
+            assert!(parse(&["export", src, "--url", "http://h", flag, "x", "--out", "o"]).is_ok(), "{src}");
+        }
+        assert!(parse(&["export", "pgvector", "--all", "--where", "x", "--out", "o"]).is_err());
+        assert!(parse(&["export", "qdrant", "--all", "--filter", "{}", "--out", "o"]).is_err());
+        assert!(parse(&["import", "s", "--to", "d", "--only", "a", "--from-collection", "a"]).is_err());
+        let c = parse(&["import", "s", "--to", "d", "--only", "a", "--only", "b"]).unwrap();
+        let Command::Import(a) = c.command else { panic!() };
+        assert_eq!((a.only, a.dest.collection), (vec!["a".to_owned(), "b".to_owned()], None));
     }
 }

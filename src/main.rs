@@ -1,5 +1,6 @@
 //! Entry point: parse, run, map the outcome to an exit code.
 //! 0 success, 1 failure (error, or verify/validate found mismatches), 2 usage.
+//! `diff` follows diff(1) instead: 0 identical, 1 different, 2 any error.
 
 use std::process::ExitCode;
 use velesdb_migrate::cli::{self, Outcome};
@@ -11,22 +12,23 @@ fn main() -> ExitCode {
     // Without --config this is clap's own parse (exits 2 on bad usage).
     let cli = match config::parse_args(argv) {
         Ok(cli) => cli,
-        Err(e) => return fail(&e, json),
+        Err(e) => return fail(&e, json, false),
     };
     let json = cli.json;
+    let errors_exit_2 = cli.command.errors_exit_2();
     match cli::run(cli) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Findings) => ExitCode::from(1),
-        Err(e) => fail(&e, json),
+        Err(e) => fail(&e, json, errors_exit_2),
     }
 }
 
-fn fail(e: &Error, json: bool) -> ExitCode {
+fn fail(e: &Error, json: bool, errors_exit_2: bool) -> ExitCode {
     eprintln!("error[{}]: {e}", e.code());
     if json {
         // Scripts reading stdout get the failure in the same format as results.
         let v = serde_json::json!({ "error": { "code": e.code(), "message": e.to_string() } });
         println!("{v}");
     }
-    ExitCode::from(if matches!(e, Error::Usage(_)) { 2 } else { 1 })
+    ExitCode::from(if errors_exit_2 || matches!(e, Error::Usage(_)) { 2 } else { 1 })
 }

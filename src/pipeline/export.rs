@@ -9,7 +9,7 @@ use crate::model::{CollectionSchema, Cursor};
 use crate::progress::{Output, Progress};
 use crate::snapshot::manifest::{chunk_file, valid_collection_name};
 use crate::snapshot::{fsutil, write_chunk, ChunkEntry, CollectionEntry, Manifest, SourceInfo, Totals};
-use crate::sources::{Description, Page, Source};
+use crate::sources::{Description, Page, Skipped, Source};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -65,6 +65,9 @@ pub struct ExportSummary {
     pub missing: u64,
     /// One entry per collection, in export order.
     pub collections: Vec<CollectionSummary>,
+    /// `--all`: collections of the source that were left out, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -101,6 +104,30 @@ pub fn auto_chunk_rows(schema: &CollectionSchema) -> usize {
 /// Export one collection.
 pub async fn run<S: Source>(source: S, opts: ExportOptions, out: &Output) -> Result<ExportSummary> {
     run_many(vec![source], opts, out).await
+}
+
+/// `--all`: export `sources` (what discovery found exportable) into one
+/// snapshot. The collections in `skipped` are named in warnings and in the
+/// summary, or, with `strict`, make the export stop before it writes anything.
+pub async fn run_all<S: Source>(sources: Vec<S>, skipped: Vec<Skipped>, strict: bool, opts: ExportOptions, out: &Output) -> Result<ExportSummary> {
+    let list = || skipped.iter().map(|s| format!("  {} ({}): {}", s.collection, s.source_name, s.problem)).collect::<Vec<_>>().join("\n");
+    if strict && !skipped.is_empty() {
+        return Err(Error::Usage(format!(
+            "--strict: {} collection(s) of the source cannot be exported, so nothing was exported:\n{}\nfix them, or drop --strict to leave them out",
+            skipped.len(),
+            list()
+        )));
+    }
+    if sources.is_empty() {
+        let why = if skipped.is_empty() { String::new() } else { format!(":\n{}", list()) };
+        return Err(Error::Usage(format!("nothing to export: the source has no collection that can be exported{why}")));
+    }
+    for s in &skipped {
+        out.note(format!("warning: {} ({}) is left out: {}", s.collection, s.source_name, s.problem));
+    }
+    let mut summary = run_many(sources, opts, out).await?;
+    summary.skipped = skipped;
+    Ok(summary)
 }
 
 /// Export several collections of one source into one snapshot, one after
@@ -185,7 +212,7 @@ pub async fn run_many<S: Source>(mut sources: Vec<S>, opts: ExportOptions, out: 
                 schema: desc.schema.clone(),
                 filter: desc.filter.clone(),
                 chunk_rows: rows_for(desc) as u64,
-                source_count: desc.count_estimate,
+                source_count: desc.count_estimate.filter(|_| !desc.count_is_statistic),
                 chunks: Vec::new(),
                 totals: Totals::default(),
                 complete: false,
@@ -383,6 +410,7 @@ fn summary(m: &Manifest, dir: &Path, address: String, collections: Vec<Collectio
         }),
         missing: collections.iter().map(|c| c.missing).sum(),
         collections,
+        skipped: Vec::new(),
     }
 }
 

@@ -177,6 +177,57 @@ pub fn select_collection<'a>(m: &'a Manifest, wanted: Option<&str>) -> Result<&'
     }
 }
 
+/// Which snapshot collections an import (or validate) reads, and the VelesDB
+/// collection each goes to: (snapshot collection, VelesDB collection).
+///
+/// - `only` (repeatable `--only`) or `from_collection` (`--from-collection`)
+///   pick collections; without either, every collection of the snapshot.
+/// - `collection` (`--collection`) names the destination of exactly one
+///   chosen collection; otherwise each goes to a VelesDB collection of its
+///   own name, with `.` (not allowed in VelesDB names) turned into `_`.
+///
+/// # Errors
+/// `Usage` for an unknown name, `--collection` with several collections, or
+/// two collections that would land in the same VelesDB collection.
+pub fn targets(m: &Manifest, only: &[String], from_collection: Option<&str>, collection: Option<&str>) -> Result<Vec<(String, String)>> {
+    let names = || m.collections.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ");
+    let mut chosen: Vec<String> = Vec::new();
+    for w in only.iter().map(String::as_str).chain(from_collection) {
+        if m.collection(w).is_none() {
+            return Err(Error::Usage(format!("{w}: the snapshot has no such collection (it has: {})", names())));
+        }
+        if !chosen.iter().any(|c| c == w) {
+            chosen.push(w.to_owned());
+        }
+    }
+    if chosen.is_empty() {
+        chosen = m.collections.iter().map(|c| c.name.clone()).collect();
+    }
+    if chosen.is_empty() {
+        return Err(Error::Usage("the snapshot holds no collection".into()));
+    }
+    let out: Vec<(String, String)> = match collection {
+        Some(c) if chosen.len() == 1 => vec![(chosen.remove(0), c.to_owned())],
+        Some(c) => {
+            return Err(Error::Usage(format!(
+                "--collection {c} names one VelesDB collection, but {} snapshot collections are chosen ({}); \
+                 leave --collection out to import each into a collection of its own name, or choose one with --only NAME",
+                chosen.len(),
+                chosen.join(", ")
+            )))
+        }
+        None => chosen.into_iter().map(|n| { let d = n.replace('.', "_"); (n, d) }).collect(),
+    };
+    for (i, (snap, dest)) in out.iter().enumerate() {
+        if let Some((other, _)) = out[..i].iter().find(|(_, d)| d == dest) {
+            return Err(Error::Usage(format!(
+                "snapshot collections {other} and {snap} would both go to VelesDB collection {dest}; import them one at a time with --only NAME --collection NEW_NAME"
+            )));
+        }
+    }
+    Ok(out)
+}
+
 /// `<snapshot>/.imports/<key>.json` for a snapshot directory; otherwise
 /// (a store, or `--journal-dir`) `<journal dir>/<key>.json`, with the
 /// snapshot's location in the key.
@@ -331,10 +382,12 @@ fn decode(dir: &Location, snap: &CollectionEntry, k: &ChunkEntry, mapping: &Mapp
     Ok(Decoded { entry: k.clone(), points, skipped, hashed_ids })
 }
 
-pub fn run(opts: ImportOptions, out: &Output) -> Result<ImportSummary> {
-    let started = Instant::now();
-    let manifest = opts.snapshot.load_manifest()?;
-    let snap = select_collection(&manifest, opts.mapping.from_collection.as_deref())?.clone();
+/// What an import checks before it reads any chunk: the snapshot collection
+/// (finished, or `--partial`), the mapping, the clash of payload field names,
+/// and the settings of the VelesDB collection (`None` for an empty
+/// collection whose dimension is unknown: nothing to import). Pure: no I/O.
+fn prepare(manifest: &Manifest, opts: &ImportOptions) -> Result<(CollectionEntry, Mapping, Option<CollectionPlan>)> {
+    let snap = select_collection(manifest, opts.mapping.from_collection.as_deref())?.clone();
     if !snap.complete && !opts.partial {
         return Err(Error::Usage(format!(
             "the export of collection {} in {} is not finished; finish it (re-run the export) or pass --partial to import the committed chunks",
@@ -344,13 +397,56 @@ pub fn run(opts: ImportOptions, out: &Output) -> Result<ImportSummary> {
     }
     let mapping = Mapping::new(&snap, &opts.mapping)?;
     if mapping.dense.dimension == 0 && snap.totals.rows == 0 {
+        return Ok((snap, mapping, None));
+    }
+    // Metadata fields that would clash with the payload fields we add.
+    for f in &snap.schema.metadata {
+        let clash = (f.name == mapping.document_field && snap.schema.document.is_some()).then_some("--document-field")
+            .or((Some(&f.name) == mapping.original_id_field.as_ref()).then_some("--original-id-field"));
+        if let Some(flag) = clash {
+            return Err(Error::Usage(format!(
+                "the snapshot has a metadata field {:?}, which the import also uses for its own payload field; choose another name with {flag}",
+                f.name
+            )));
+        }
+    }
+    let plan = plan_collection(&snap, &mapping, opts)?;
+    Ok((snap, mapping, Some(plan)))
+}
+
+/// Import the snapshot collections `targets` chose, each with `opts` (whose
+/// `collection` and `mapping.from_collection` are set per target). With
+/// several, every one is checked ([`prepare`]) before the first is written.
+pub fn run_targets(opts: &ImportOptions, targets: &[(String, String)], out: &Output) -> Result<Vec<ImportSummary>> {
+    let per: Vec<ImportOptions> = targets
+        .iter()
+        .map(|(snap, dest)| {
+            let mut o = opts.clone();
+            o.collection = dest.clone();
+            o.mapping.from_collection = Some(snap.clone());
+            o
+        })
+        .collect();
+    if per.len() > 1 {
+        let manifest = opts.snapshot.load_manifest()?;
+        for o in &per {
+            prepare(&manifest, o)?;
+        }
+    }
+    per.into_iter().map(|o| run(o, out)).collect()
+}
+
+pub fn run(opts: ImportOptions, out: &Output) -> Result<ImportSummary> {
+    let started = Instant::now();
+    let manifest = opts.snapshot.load_manifest()?;
+    let (snap, mapping, plan) = prepare(&manifest, &opts)?;
+    let Some(plan) = plan else {
         out.note(format!(
             "the snapshot collection {} is empty and its source did not say the vector dimension; nothing to import, no collection created",
             snap.name
         ));
         return Ok(ImportSummary::nothing(&opts, &snap.name));
-    }
-    let plan = plan_collection(&snap, &mapping, &opts)?;
+    };
     for r in &plan.reasons {
         out.note(format!("settings: {r}"));
     }
@@ -364,17 +460,6 @@ pub fn run(opts: ImportOptions, out: &Output) -> Result<ImportSummary> {
     // Duplicates and hash collisions are refused before anything is
     // written. Reads only the id column of each chunk.
     check_ids(&opts.snapshot, &snap)?;
-    // Metadata fields that would clash with the payload fields we add.
-    for f in &snap.schema.metadata {
-        let clash = (f.name == mapping.document_field && snap.schema.document.is_some()).then_some("--document-field")
-            .or((Some(&f.name) == mapping.original_id_field.as_ref()).then_some("--original-id-field"));
-        if let Some(flag) = clash {
-            return Err(Error::Usage(format!(
-                "the snapshot has a metadata field {:?}, which the import also uses for its own payload field; choose another name with {flag}",
-                f.name
-            )));
-        }
-    }
 
     let jpath = journal_path(&opts.snapshot, opts.journal_dir.as_deref(), &opts.to.key(), &plan.name, &snap.name);
     let mut journal: Journal = match std::fs::read(&jpath) {

@@ -48,6 +48,20 @@ pub struct ValidateReport {
 
 const MAX_FINDINGS: usize = 50;
 
+/// Validate each (snapshot collection, VelesDB collection) of `targets`
+/// (see [`super::import::targets`]).
+pub fn run_targets(opts: &ValidateOptions, targets: &[(String, String)], out: &Output) -> Result<Vec<ValidateReport>> {
+    targets
+        .iter()
+        .map(|(snap, dest)| {
+            let mut o = opts.clone();
+            o.collection = dest.clone();
+            o.mapping.from_collection = Some(snap.clone());
+            run(o, out)
+        })
+        .collect()
+}
+
 pub fn run(opts: ValidateOptions, out: &Output) -> Result<ValidateReport> {
     let manifest = opts.snapshot.load_manifest()?;
     let snap = select_collection(&manifest, opts.mapping.from_collection.as_deref())?.clone();

@@ -40,8 +40,12 @@ pub struct Args {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<std::path::PathBuf>,
     /// Collection name.
-    #[arg(long)]
+    #[arg(long, required_unless_present = "all", conflicts_with = "all", default_value = "", hide_default_value = true)]
     pub collection: String,
+    /// `--all`: every collection of the server (database).
+    #[command(flatten)]
+    #[serde(skip)]
+    pub every: super::AllArgs,
     /// Tenant.
     #[arg(long, default_value = "default_tenant")]
     pub tenant: String,
@@ -53,7 +57,7 @@ pub struct Args {
     #[serde(skip)]
     pub token: Option<String>,
     /// Chroma `where` filter (JSON) to export only some records (recorded in the manifest).
-    #[arg(long = "where")]
+    #[arg(conflicts_with = "all", long = "where")]
     pub filter: Option<String>,
 }
 
@@ -102,12 +106,12 @@ impl Chroma {
 
 /// Every collection of the tenant/database, described as an export would see it.
 pub async fn discover(args: Args) -> Result<Vec<super::Discovered>> {
-    let lister = Chroma::connect(Args { collection: String::new(), ..args.clone() })?;
+    let lister = Chroma::connect(Args { collection: String::new(), every: Default::default(), ..args.clone() })?;
     let url = format!("{}/collections?limit=100000&offset=0", lister.base);
     let list = lister.http.call("listing collections", || lister.http.client.get(&url)).await?;
     let mut out = Vec::new();
     for name in names_in(&list) {
-        let mut src = Chroma::connect(Args { collection: name.clone(), ..args.clone() })?;
+        let mut src = Chroma::connect(Args { collection: name.clone(), every: Default::default(), ..args.clone() })?;
         out.push(super::Discovered::of(&mut src, format!("{}/{}", args.tenant, args.database), name).await);
     }
     Ok(out)
@@ -153,6 +157,7 @@ pub(crate) fn description(args: &Args, space: &str, m: Option<u32>, ef_construct
         filter: args.filter.clone(),
         count_estimate: Some(count),
         count_exact: true,
+        count_is_statistic: false,
         notes,
     }
 }

@@ -46,8 +46,12 @@ pub struct Args {
     #[arg(long, default_value = "http://localhost:19530")]
     pub url: String,
     /// Collection name.
-    #[arg(long)]
+    #[arg(long, required_unless_present = "all", conflicts_with = "all", default_value = "", hide_default_value = true)]
     pub collection: String,
+    /// `--all`: every collection of the server (database).
+    #[command(flatten)]
+    #[serde(skip)]
+    pub every: super::AllArgs,
     /// Database.
     #[arg(long, default_value = "default")]
     pub database: String,
@@ -56,13 +60,13 @@ pub struct Args {
     #[serde(skip)]
     pub token: Option<String>,
     /// Export only this partition (repeat for several; default: all).
-    #[arg(long = "partition")]
+    #[arg(conflicts_with = "all", long = "partition")]
     pub partitions: Vec<String>,
     /// Milvus boolean expression selecting the rows to export (recorded in the manifest).
-    #[arg(long)]
+    #[arg(conflicts_with = "all", long)]
     pub filter: Option<String>,
     /// A VarChar field to carry as the document column instead of metadata.
-    #[arg(long)]
+    #[arg(conflicts_with = "all", long)]
     pub document_field: Option<String>,
     /// Load the collection first when it is not loaded (uses memory on the Milvus server).
     #[arg(long)]
@@ -103,12 +107,12 @@ pub struct Milvus {
 
 /// Every collection of the database, described as an export would see it.
 pub async fn discover(args: Args) -> Result<Vec<super::Discovered>> {
-    let lister = Milvus::connect(Args { collection: String::new(), ..args.clone() })?;
+    let lister = Milvus::connect(Args { collection: String::new(), every: Default::default(), ..args.clone() })?;
     let res: pb::ShowCollectionsResponse =
         lister.call("ShowCollections", "listing collections", pb::ShowCollectionsRequest { db_name: args.database.clone() }).await?;
     let mut out = Vec::new();
     for name in res.collection_names {
-        let mut src = Milvus::connect(Args { collection: name.clone(), ..args.clone() })?;
+        let mut src = Milvus::connect(Args { collection: name.clone(), every: Default::default(), ..args.clone() })?;
         out.push(super::Discovered::of(&mut src, args.database.clone(), name).await);
     }
     Ok(out)
@@ -845,6 +849,7 @@ impl Source for Milvus {
             filter: if filters.is_empty() { None } else { Some(filters.join("; ")) },
             count_estimate: count,
             count_exact: false,
+            count_is_statistic: false,
             notes,
         })
     }

@@ -37,6 +37,11 @@ pub struct Description {
     /// The count is exact and must not change while the export runs or
     /// between a run and its resume (offset-paged sources).
     pub count_exact: bool,
+    /// The count comes from planner statistics (PostgreSQL's `reltuples`),
+    /// which change without the data changing (ANALYZE, autovacuum): shown
+    /// in progress only, never recorded in the manifest, so two exports of
+    /// unchanged data give the same manifest.
+    pub count_is_statistic: bool,
     /// Informational notes to print (choices made during discovery).
     pub notes: Vec<String>,
 }
@@ -194,4 +199,74 @@ any_source! {
     Milvus(milvus::Milvus),
     Weaviate(weaviate::Weaviate),
     Pinecone(pinecone::Pinecone),
+}
+
+/// `--all` and `--strict`, for the sources whose collections `discover` lists.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct AllArgs {
+    /// Export every table or collection that `discover` lists, each into its
+    /// own snapshot collection (named as a single export would name it).
+    #[arg(long)]
+    pub all: bool,
+    /// With --all: refuse to export anything when one of them cannot be
+    /// exported (default: leave it out with a warning).
+    #[arg(long)]
+    pub strict: bool,
+}
+
+impl AllArgs {
+    /// `--strict` means something only with `--all` (clap's `requires` is
+    /// satisfied by the flag's default value, so this is checked here).
+    pub fn check(&self) -> Result<()> {
+        if self.strict && !self.all {
+            return Err(crate::Error::Usage("--strict applies to --all only; add --all, or drop --strict".into()));
+        }
+        Ok(())
+    }
+}
+
+/// `--all` for sources named by one collection: connect to every exportable
+/// collection that `found` lists (`connect(name)`); the rest are left out.
+pub fn connect_each<S>(found: Vec<Discovered>, connect: impl Fn(String) -> Result<S>) -> Result<(Vec<S>, Vec<Skipped>)> {
+    let (ok, skipped) = exportable(found, |d| d.table.clone());
+    Ok((ok.into_iter().map(|d| connect(d.table)).collect::<Result<_>>()?, skipped))
+}
+
+/// A collection that `--all` leaves out, and why.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Skipped {
+    /// The snapshot collection name it would have had.
+    pub collection: String,
+    /// Where it is in the source (`schema.table`, `tenant/database/name`, …).
+    pub source_name: String,
+    pub problem: String,
+}
+
+/// `--all`: the discovered collections that can be exported, and the others
+/// with the reason: a problem found by discovery, a snapshot collection name
+/// that breaks the name rule, or a name that two collections would share
+/// (then both are left out: neither choice would be obvious).
+pub fn exportable(found: Vec<Discovered>, name_of: impl Fn(&Discovered) -> String) -> (Vec<Discovered>, Vec<Skipped>) {
+    let names: Vec<String> = found.iter().map(&name_of).collect();
+    let mut ok = Vec::new();
+    let mut skipped = Vec::new();
+    for (d, name) in found.into_iter().zip(&names) {
+        let source_name = if d.schema.is_empty() { d.table.clone() } else { format!("{}.{}", d.schema, d.table) };
+        let problem = if let Some(p) = &d.problem {
+            Some(p.clone())
+        } else if !crate::snapshot::manifest::valid_collection_name(name) {
+            Some(format!(
+                "its snapshot collection name {name:?} is not allowed (ASCII letters, digits, `_`, `-`, `.`; at most 200 bytes); export it alone after renaming it"
+            ))
+        } else if names.iter().filter(|n| *n == name).count() > 1 {
+            Some(format!("another collection of the source would also be called {name:?} in the snapshot; export them separately"))
+        } else {
+            None
+        };
+        match problem {
+            Some(problem) => skipped.push(Skipped { collection: name.clone(), source_name, problem }),
+            None => ok.push(d),
+        }
+    }
+    (ok, skipped)
 }

@@ -9,7 +9,7 @@
 //! LIMIT n`) with binary results: vectors are decoded from pgvector's binary
 //! send format, never from text. The last id of a page is the resume cursor.
 
-use super::{pgbinary as bin, redact_url, Description, Discovered, Page, Source};
+use super::{exportable, pgbinary as bin, AllArgs, redact_url, Description, Discovered, Page, Skipped, Source};
 use crate::error::{Error, Result};
 use crate::model::{
     CollectionSchema, Cursor, Dense, ElementType, IdField, IdKind, IdValue, IndexParams, MetadataField, Metric, Record,
@@ -29,20 +29,25 @@ pub struct Args {
     #[serde(skip)]
     pub url: Option<String>,
     /// Table to export.
-    #[arg(long)]
-    pub table: String,
-    /// Schema of the table (default: resolved through the search_path).
+    #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+    pub table: Option<String>,
+    /// Schema of the table (default: resolved through the search_path). With
+    /// --all: export only the tables of this schema.
     #[arg(long)]
     pub schema: Option<String>,
+    /// `--all`: every table with a vector, halfvec or sparsevec column.
+    #[command(flatten)]
+    #[serde(skip)]
+    pub every: AllArgs,
     /// Id column (default: the primary key). Must have a single-column unique index.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "all")]
     pub id_column: Option<String>,
     /// Vector column(s) to export (repeatable; default: every vector, halfvec and sparsevec column).
-    #[arg(long = "vector-column")]
+    #[arg(long = "vector-column", conflicts_with = "all")]
     pub vector_columns: Vec<String>,
     /// Text column that becomes the document (default: the first text column
     /// named content, document, text, body, page_content or chunk).
-    #[arg(long, conflicts_with = "no_document")]
+    #[arg(long, conflicts_with_all = ["no_document", "all"])]
     pub document_column: Option<String>,
     /// Keep every text column in the metadata; no document column.
     #[arg(long)]
@@ -51,7 +56,7 @@ pub struct Args {
     #[arg(long)]
     pub no_merge_jsonb: bool,
     /// SQL condition to export only some rows (recorded in the manifest).
-    #[arg(long = "where")]
+    #[arg(long = "where", conflicts_with = "all")]
     pub filter: Option<String>,
 }
 
@@ -125,7 +130,7 @@ impl Pgvector {
     pub async fn connect_as(kind: &'static str, args: Args) -> Result<Pgvector> {
         let url = args.url.clone().ok_or_else(|| Error::Usage("--url is required (or set DATABASE_URL)".into()))?;
         let address = redact_url(&url);
-        let target = format!("{} at {address}", args.table);
+        let target = format!("{} at {address}", args.table.as_deref().unwrap_or("every table"));
         let fail = |e: sqlx::Error| Error::Source { source_kind: kind, target: target.clone(), message: connect_hint(&e) };
         // One direct attempt first: the pool retries refused connections
         // until its timeout, which would make a wrong host hang for 30 s.
@@ -152,10 +157,51 @@ impl Pgvector {
     }
 
     fn table_sql(&self) -> String {
+        let table = self.args.table.as_deref().unwrap_or_default();
         match &self.args.schema {
-            Some(s) => format!("{}.{}", quote_ident(s), quote_ident(&self.args.table)),
-            None => quote_ident(&self.args.table),
+            Some(s) => format!("{}.{}", quote_ident(s), quote_ident(table)),
+            None => quote_ident(table),
         }
+    }
+
+    /// The same server and options, for `schema.table` (sharing the connection pool).
+    fn for_table(&self, schema: &str, table: &str) -> Pgvector {
+        Pgvector {
+            kind: self.kind,
+            args: Args { table: Some(table.to_owned()), schema: Some(schema.to_owned()), every: AllArgs::default(), ..self.args.clone() },
+            pool: self.pool.clone(),
+            address: self.address.clone(),
+            target: format!("{schema}.{table} at {}", self.address),
+            plan: None,
+        }
+    }
+
+    /// Every table (and materialized view) with a vector, halfvec or
+    /// sparsevec column, of `schema` or of every schema, described.
+    async fn discover_tables(&self, schema: Option<&str>) -> Result<Vec<Discovered>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT n.nspname::text, c.relname::text, c.reltuples::float8 \
+             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             JOIN pg_type t ON t.oid = a.atttypid \
+             WHERE t.typname IN ('vector', 'halfvec', 'sparsevec') AND a.attnum > 0 AND NOT a.attisdropped \
+               AND c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+               AND ($1::text IS NULL OR n.nspname = $1) \
+             ORDER BY 1, 2",
+        )
+        .bind(schema)
+        .persistent(false)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.sql_err("listing tables with vector columns", e))?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (schema, table, reltuples): (String, String, f64) = (r.get(0), r.get(1), r.get(2));
+            let mut one = self.for_table(&schema, &table);
+            let mut d = Discovered::of(&mut one, schema, table).await;
+            d.rows_estimate = (reltuples >= 0.0).then_some(reltuples as u64);
+            out.push(d);
+        }
+        Ok(out)
     }
 }
 
@@ -442,7 +488,7 @@ impl Source for Pgvector {
         let mut vectors = dense;
         vectors.extend(sparse);
         Ok(Description {
-            name: if nsp == "public" { rel.clone() } else { format!("{nsp}.{rel}") },
+            name: collection_name(&nsp, &rel),
             source_name: format!("{nsp}.{rel}"),
             schema: CollectionSchema {
                 id: IdField { name: id_name.clone(), kind: id_kind, source_type: Some(id_col.format.clone()) },
@@ -453,6 +499,7 @@ impl Source for Pgvector {
             filter,
             count_estimate: (reltuples >= 0.0).then_some(reltuples as u64),
             count_exact: false,
+            count_is_statistic: true,
             notes,
         })
     }
@@ -672,6 +719,42 @@ fn collision(id: &IdValue, name: &str, _prev: &serde_json::Value) -> String {
     format!("id {id}: column {name:?} collides with a key merged from a jsonb column; re-run with --no-merge-jsonb")
 }
 
+/// The snapshot collection name of `schema.table`: the table's name in
+/// schema `public`, `<schema>.<table>` otherwise (the same for `--table`
+/// and `--all`, so a table keeps its name in either kind of snapshot).
+pub fn collection_name(schema: &str, table: &str) -> String {
+    if schema == "public" { table.to_owned() } else { format!("{schema}.{table}") }
+}
+
+/// Every table (and materialized view) with a vector, halfvec or sparsevec
+/// column, each described as `export pgvector` would see it.
+pub async fn discover(url: &str) -> Result<Vec<Discovered>> {
+    let src = Pgvector::connect(Args {
+        url: Some(url.to_owned()),
+        table: None,
+        schema: None,
+        every: AllArgs::default(),
+        id_column: None,
+        vector_columns: Vec::new(),
+        document_column: None,
+        no_document: false,
+        no_merge_jsonb: false,
+        filter: None,
+    })
+    .await?;
+    src.discover_tables(None).await
+}
+
+/// `--all`: one source per table that discovery finds exportable (sharing
+/// one connection pool), and the tables left out with the reason. Sources
+/// are in discovery order (schema, then table), so a re-run lists them alike.
+pub async fn connect_all(kind: &'static str, args: Args) -> Result<(Vec<Pgvector>, Vec<Skipped>)> {
+    let lister = Pgvector::connect_as(kind, Args { table: None, ..args.clone() }).await?;
+    let found = lister.discover_tables(args.schema.as_deref()).await?;
+    let (ok, skipped) = exportable(found, |d| collection_name(&d.schema, &d.table));
+    Ok((ok.iter().map(|d| lister.for_table(&d.schema, &d.table)).collect(), skipped))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -698,43 +781,4 @@ mod tests {
     fn quoting() {
         assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
     }
-}
-
-/// Every table (and materialized view) with a vector, halfvec or sparsevec
-/// column, each described as `export pgvector` would see it.
-pub async fn discover(url: &str) -> Result<Vec<Discovered>> {
-    let base = Args {
-        url: Some(url.to_owned()),
-        table: String::new(),
-        schema: None,
-        id_column: None,
-        vector_columns: Vec::new(),
-        document_column: None,
-        no_document: false,
-        no_merge_jsonb: false,
-        filter: None,
-    };
-    let mut src = Pgvector::connect(base.clone()).await?;
-    let rows = sqlx::query(
-        "SELECT DISTINCT n.nspname::text, c.relname::text, c.reltuples::float8 \
-         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-         JOIN pg_type t ON t.oid = a.atttypid \
-         WHERE t.typname IN ('vector', 'halfvec', 'sparsevec') AND a.attnum > 0 AND NOT a.attisdropped \
-           AND c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-         ORDER BY 1, 2",
-    )
-    .persistent(false)
-    .fetch_all(&src.pool)
-    .await
-    .map_err(|e| src.sql_err("listing tables with vector columns", e))?;
-    let mut out = Vec::new();
-    for r in rows {
-        let (schema, table, reltuples): (String, String, f64) = (r.get(0), r.get(1), r.get(2));
-        src.args = Args { table: table.clone(), schema: Some(schema.clone()), ..base.clone() };
-        src.target = format!("{schema}.{table} at {}", src.address);
-        let mut d = Discovered::of(&mut src, schema, table).await;
-        d.rows_estimate = (reltuples >= 0.0).then_some(reltuples as u64);
-        out.push(d);
-    }
-    Ok(out)
 }

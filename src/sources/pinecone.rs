@@ -719,6 +719,8 @@ impl Source for Pinecone {
             filter: self.args.prefix.as_ref().map(|p| serde_json::json!({ "prefix": p }).to_string()),
             count_estimate: if self.ids.is_some() || self.args.prefix.is_some() { None } else { self.count },
             count_exact: false,
+            // describe_index_stats may lag behind writes.
+            count_is_statistic: true,
             notes,
         })
     }

@@ -30,14 +30,18 @@ pub struct Args {
     #[arg(long, default_value = "http://localhost:6333")]
     pub url: String,
     /// Collection name.
-    #[arg(long)]
+    #[arg(long, required_unless_present = "all", conflicts_with = "all", default_value = "", hide_default_value = true)]
     pub collection: String,
+    /// `--all`: every collection of the server (database).
+    #[command(flatten)]
+    #[serde(skip)]
+    pub every: super::AllArgs,
     /// API key (sent as the `api-key` header; never written or printed).
     #[arg(long, env = "QDRANT_API_KEY", hide_env_values = true)]
     #[serde(skip)]
     pub api_key: Option<String>,
     /// Qdrant filter (JSON) to export only some points (recorded in the manifest).
-    #[arg(long)]
+    #[arg(conflicts_with = "all", long)]
     pub filter: Option<String>,
 }
 
@@ -57,12 +61,12 @@ pub struct Qdrant {
 
 /// Every collection, described as an export would see it.
 pub async fn discover(args: Args) -> Result<Vec<super::Discovered>> {
-    let lister = Qdrant::connect(Args { collection: String::new(), ..args.clone() })?;
+    let lister = Qdrant::connect(Args { collection: String::new(), every: Default::default(), ..args.clone() })?;
     let url = format!("{}/collections", args.url.trim_end_matches('/'));
     let list = lister.http.call("listing collections", || lister.http.client.get(&url)).await?;
     let mut out = Vec::new();
     for name in names_in(&list["result"]["collections"]) {
-        let mut src = Qdrant::connect(Args { collection: name.clone(), ..args.clone() })?;
+        let mut src = Qdrant::connect(Args { collection: name.clone(), every: Default::default(), ..args.clone() })?;
         out.push(super::Discovered::of(&mut src, String::new(), name).await);
     }
     Ok(out)
@@ -209,6 +213,7 @@ impl Source for Qdrant {
             filter: self.args.filter.clone(),
             count_estimate: count["result"]["count"].as_u64(),
             count_exact: false,
+            count_is_statistic: false,
             notes,
         })
     }

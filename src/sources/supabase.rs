@@ -69,6 +69,13 @@ pub async fn connect(a: Args) -> Result<pgvector::Pgvector> {
     pgvector::Pgvector::connect_as("supabase", pg).await
 }
 
+/// `--all`: every exportable table (see [`pgvector::connect_all`]).
+pub async fn connect_all(a: Args) -> Result<(Vec<pgvector::Pgvector>, Vec<super::Skipped>)> {
+    let mut pg = a.pg.clone();
+    pg.url = Some(url(&a)?);
+    pgvector::connect_all("supabase", pg).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

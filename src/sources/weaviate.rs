@@ -532,6 +532,7 @@ impl Source for Weaviate {
             filter: None,
             count_estimate: Some(count),
             count_exact: false,
+            count_is_statistic: false,
             notes,
         })
     }

@@ -8,6 +8,7 @@ mod config;
 mod errors;
 mod migrate;
 mod milvus;
+mod multi;
 mod objstore;
 mod pinecone;
 mod qdrant;

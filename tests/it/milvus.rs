@@ -5,15 +5,15 @@ use crate::common::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-/// A Milvus Lite server on a free loopback port.
-struct MilvusLite {
+/// A Milvus Lite server on a free loopback port (also used by `multi.rs`).
+pub(crate) struct MilvusLite {
     child: std::process::Child,
     port: u16,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl MilvusLite {
-    fn start(dir: &Path) -> MilvusLite {
+    pub(crate) fn start(dir: &Path) -> MilvusLite {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let bin = python().with_file_name("milvus-lite");
         let child = Command::new(&bin)
@@ -32,7 +32,7 @@ impl MilvusLite {
     }
 
     /// Run scripts/milvus_peer.py (pymilvus) against this server; returns stdout.
-    fn peer(&self, args: &[&str]) -> String {
+    pub(crate) fn peer(&self, args: &[&str]) -> String {
         let o = Command::new(python()).arg(repo().join("scripts/milvus_peer.py")).arg(self.port.to_string()).args(args).output().unwrap();
         assert!(o.status.success(), "milvus_peer.py {args:?}: {}", text(&o));
         String::from_utf8_lossy(&o.stdout).to_string()

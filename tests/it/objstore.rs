@@ -24,14 +24,14 @@ fn test_env() {
     });
 }
 
-/// One moto server (in memory, so each test has its own buckets).
-struct Moto {
+/// One moto server (in memory, so each test has its own buckets). Also used by `multi.rs`.
+pub(crate) struct Moto {
     child: std::process::Child,
     endpoint: String,
 }
 
 impl Moto {
-    fn start() -> Moto {
+    pub(crate) fn start() -> Moto {
         test_env();
         let port = free_port();
         let moto = python().with_file_name("moto_server");
@@ -58,7 +58,7 @@ impl Moto {
         String::from_utf8_lossy(&o.stdout).to_string()
     }
 
-    fn bucket(&self, name: &str) {
+    pub(crate) fn bucket(&self, name: &str) {
         self.peer(&["mkbucket", name]);
     }
 
@@ -67,20 +67,20 @@ impl Moto {
         serde_json::from_str::<serde_json::Value>(&self.peer(&["list", bucket, prefix])).unwrap().as_object().unwrap().clone()
     }
 
-    fn object(&self, bucket: &str, key: &str, d: &TestDir) -> Vec<u8> {
+    pub(crate) fn object(&self, bucket: &str, key: &str, d: &TestDir) -> Vec<u8> {
         let f = d.path(&format!("get-{}", key.replace('/', "_")));
         self.peer(&["get", bucket, key, f.to_str().unwrap()]);
         std::fs::read(f).unwrap()
     }
 
-    fn replace(&self, bucket: &str, key: &str, bytes: &[u8], d: &TestDir) {
+    pub(crate) fn replace(&self, bucket: &str, key: &str, bytes: &[u8], d: &TestDir) {
         let f = d.path("upload.bin");
         std::fs::write(&f, bytes).unwrap();
         self.peer(&["put", bucket, key, f.to_str().unwrap()]);
     }
 
     /// The tool's arguments with this endpoint in front.
-    fn args<'a>(&'a self, rest: &[&'a str]) -> Vec<&'a str> {
+    pub(crate) fn args<'a>(&'a self, rest: &[&'a str]) -> Vec<&'a str> {
         let mut a = vec!["--s3-endpoint", self.endpoint.as_str()];
         a.extend_from_slice(rest);
         a
