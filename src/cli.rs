@@ -486,10 +486,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 });
                 return Ok(Outcome::Ok);
             }
-            let (opts, mirror) = common.options(&cli.store)?;
+            let (mut opts, mirror) = common.options(&cli.store)?;
             let local = mirror.is_none().then(|| opts.out.clone());
             if let Some(dir) = &local {
-                runlog::start(dir, "export", None)?;
+                opts.publish = Some(runlog::Recorder::new("export", dir));
             }
             let mut s = rt.block_on(async {
                 let (sources, skipped, strict) = connect(source).await?;
@@ -599,7 +599,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             };
             out.note(format!("staging snapshot: {}", out_dir.display()));
             let opts = migrate::MigrateOptions {
-                export: export::ExportOptions { out: out_dir.clone(), chunk_rows, publish: None },
+                export: export::ExportOptions { out: out_dir.clone(), chunk_rows, publish: Some(runlog::Recorder::new("migrate", &out_dir)) },
                 import: import::ImportOptions {
                     snapshot: Location::Dir(out_dir),
                     journal_dir: None,
@@ -620,7 +620,6 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             };
             init_rayon(1);
             let staging = opts.export.out.clone();
-            runlog::start(&staging, "migrate", None)?;
             let s = migrate::run(&rt, sources, opts, &out)?;
             runlog::finish(&staging, "migrate", None)?;
             emit(&out, &s, || {

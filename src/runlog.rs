@@ -205,3 +205,32 @@ mod tests {
         assert!(out.contains(&"postgres://u@h/db".to_owned()), "{out:?}");
     }
 }
+
+/// Writes the run record of an export (or a migrate's export) once its
+/// manifest exists, so a run that fails before writing anything leaves
+/// nothing behind. Used as the export's commit hook for local snapshots.
+#[derive(Debug)]
+pub struct Recorder {
+    command: &'static str,
+    dir: PathBuf,
+    written: std::sync::atomic::AtomicBool,
+}
+
+impl Recorder {
+    pub fn new(command: &'static str, dir: &Path) -> std::sync::Arc<Recorder> {
+        std::sync::Arc::new(Recorder { command, dir: dir.to_path_buf(), written: Default::default() })
+    }
+}
+
+impl crate::pipeline::export::Publish for Recorder {
+    fn committed(&self, dir: &Path, _chunk: Option<&crate::snapshot::ChunkEntry>) -> Result<()> {
+        if !self.written.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            start(dir, self.command, None)?;
+        }
+        Ok(())
+    }
+
+    fn target(&self) -> String {
+        self.dir.display().to_string()
+    }
+}

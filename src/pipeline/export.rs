@@ -321,8 +321,8 @@ async fn export_collection<S: Source>(
         let mut rows = 0u64;
         while let Some(page) = rx.blocking_recv() {
             let seq = manifest.collections[ci].chunks.len() as u64;
-            let last = page.records.last().expect("pages sent are never empty");
-            let cursor = page.next.clone().unwrap_or(Cursor::AfterKey { key: last.id.to_json() });
+            // No next cursor: the source said it is exhausted, so a resume reads nothing more.
+            let cursor = page.next.clone().unwrap_or(Cursor::End);
             let entry = write_chunk(&wdir, &name, &schema, seq, &page.records, cursor)?;
             rows += entry.rows;
             progress.inc(entry.rows);

@@ -216,7 +216,7 @@ pub fn targets(m: &Manifest, only: &[String], from_collection: Option<&str>, col
                 chosen.join(", ")
             )))
         }
-        None => chosen.into_iter().map(|n| { let d = n.replace('.', "_"); (n, d) }).collect(),
+        None => chosen.into_iter().map(|n| { let d = velesdb_name(&n); (n, d) }).collect(),
     };
     for (i, (snap, dest)) in out.iter().enumerate() {
         if let Some((other, _)) = out[..i].iter().find(|(_, d)| d == dest) {
@@ -434,6 +434,12 @@ pub fn run_targets(opts: &ImportOptions, targets: &[(String, String)], out: &Out
         }
     }
     per.into_iter().map(|o| run(o, out)).collect()
+}
+
+/// The VelesDB collection a snapshot collection goes to by default: its
+/// name with `.` as `_` (VelesDB names allow letters, digits, `_`, `-`).
+pub fn velesdb_name(snapshot_collection: &str) -> String {
+    snapshot_collection.replace('.', "_")
 }
 
 pub fn run(opts: ImportOptions, out: &Output) -> Result<ImportSummary> {

@@ -144,7 +144,7 @@ fn import_rounds(
                 let mut opts = template.clone();
                 opts.partial = !c.complete;
                 opts.mapping.from_collection = Some(c.name.clone());
-                opts.collection = dest.map(str::to_owned).unwrap_or_else(|| c.name.clone());
+                opts.collection = dest.map(str::to_owned).unwrap_or_else(|| import::velesdb_name(&c.name));
                 // The first round prints its settings; later ones stay quiet.
                 let o = if have.is_none() { Output { no_progress: true, json: false, ..*out } } else { quiet };
                 let s = import::run(opts, &o)?;
