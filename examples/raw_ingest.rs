@@ -23,6 +23,7 @@ fn main() {
         no_original_id: false,
         document_field: "document".into(),
         skip_null_vectors: false,
+        transforms: Default::default(),
     };
     let mapping = Mapping::new(c, &margs).expect("mapping");
     let mut points = Vec::new();

@@ -29,6 +29,14 @@ pub struct Cli {
     /// No progress bars.
     #[arg(long, global = true)]
     pub no_progress: bool,
+    /// How notes, progress and errors are written on stderr: pretty (for a
+    /// terminal) or json (one JSON object per line, for log collectors).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+    /// Serve Prometheus metrics (counters, batch latency quantiles, peak
+    /// memory) on this address while the command runs, e.g. 127.0.0.1:9464.
+    #[arg(long, global = true, value_name = "ADDR")]
+    pub metrics_addr: Option<String>,
     #[command(flatten)]
     pub store: StoreArgs,
     /// Read the command and its flags from a YAML file (see `init` and
@@ -37,6 +45,12 @@ pub struct Cli {
     // before `--`), so this field stays empty: it is here for --help.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -458,7 +472,11 @@ fn mib(b: Option<u64>) -> String {
 }
 
 pub fn run(cli: Cli) -> Result<Outcome> {
-    let out = Output { quiet: cli.quiet, no_progress: cli.no_progress, json: cli.json };
+    let out = Output { quiet: cli.quiet, no_progress: cli.no_progress, json: cli.json, log_json: cli.log_format == LogFormat::Json };
+    if let Some(addr) = &cli.metrics_addr {
+        let bound = crate::metrics::serve(addr)?;
+        out.note(format!("metrics: http://{bound}/metrics (Prometheus text format)"));
+    }
     match cli.command {
         Command::Export { source } => {
             source.every().map_or(Ok(()), |e| e.check())?;

@@ -12,19 +12,24 @@ fn main() -> ExitCode {
     // Without --config this is clap's own parse (exits 2 on bad usage).
     let cli = match config::parse_args(argv) {
         Ok(cli) => cli,
-        Err(e) => return fail(&e, json, false),
+        Err(e) => return fail(&e, json, false, false),
     };
     let json = cli.json;
+    let log_json = cli.log_format == cli::LogFormat::Json;
     let errors_exit_2 = cli.command.errors_exit_2();
     match cli::run(cli) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Findings) => ExitCode::from(1),
-        Err(e) => fail(&e, json, errors_exit_2),
+        Err(e) => fail(&e, json, errors_exit_2, log_json),
     }
 }
 
-fn fail(e: &Error, json: bool, errors_exit_2: bool) -> ExitCode {
-    eprintln!("error[{}]: {e}", e.code());
+fn fail(e: &Error, json: bool, errors_exit_2: bool, log_json: bool) -> ExitCode {
+    if log_json {
+        velesdb_migrate::progress::log_line("error", "error", serde_json::json!({ "code": e.code(), "message": e.to_string() }));
+    } else {
+        eprintln!("error[{}]: {e}", e.code());
+    }
     if json {
         // Scripts reading stdout get the failure in the same format as results.
         let v = serde_json::json!({ "error": { "code": e.code(), "message": e.to_string() } });

@@ -106,8 +106,14 @@ pub fn serve(addr: &str) -> crate::Result<std::net::SocketAddr> {
         for stream in listener.incoming().flatten() {
             let mut stream = stream;
             let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-            let mut buf = [0u8; 2048];
-            let _ = stream.read(&mut buf); // the request itself does not matter
+            // Read the request head (its content does not matter) before answering.
+            let (mut head, mut buf) = (Vec::new(), [0u8; 1024]);
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 << 10 {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
             let body = render();
             let _ = write!(
                 stream,

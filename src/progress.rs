@@ -14,6 +14,7 @@ pub struct Progress {
     done: u64,
     started: Instant,
     last_line: Instant,
+    log_json: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -21,21 +22,36 @@ pub struct Output {
     pub quiet: bool,
     pub no_progress: bool,
     pub json: bool,
+    /// `--log-format json`: notes and progress as JSON lines on stderr.
+    pub log_json: bool,
 }
 
 impl Output {
     /// Informational message on stderr (silenced by --quiet).
     pub fn note(&self, msg: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("{}", msg.as_ref());
+            if self.log_json {
+                log_line("info", "note", serde_json::json!({ "message": msg.as_ref() }));
+            } else {
+                eprintln!("{}", msg.as_ref());
+            }
         }
     }
+}
+
+/// One structured log line on stderr: `{"ts", "level", "event", …fields}`.
+pub fn log_line(level: &str, event: &str, fields: serde_json::Value) {
+    let mut line = serde_json::json!({ "ts": crate::snapshot::fsutil::now_rfc3339(), "level": level, "event": event });
+    if let (Some(l), serde_json::Value::Object(f)) = (line.as_object_mut(), fields) {
+        l.extend(f);
+    }
+    eprintln!("{line}");
 }
 
 impl Progress {
     pub fn new(out: &Output, label: &str, total: Option<u64>) -> Progress {
         let tty = std::io::stderr().is_terminal();
-        let bar = (tty && !out.quiet && !out.no_progress).then(|| {
+        let bar = (tty && !out.quiet && !out.no_progress && !out.log_json).then(|| {
             let b = match total {
                 Some(t) => ProgressBar::new(t),
                 None => ProgressBar::new_spinner(),
@@ -50,7 +66,8 @@ impl Progress {
         });
         Progress {
             bar,
-            plain: !tty && !out.quiet && !out.no_progress,
+            plain: (!tty || out.log_json) && !out.quiet && !out.no_progress,
+            log_json: out.log_json,
             label: label.to_owned(),
             total,
             done: 0,
@@ -66,6 +83,10 @@ impl Progress {
         } else if self.plain && self.last_line.elapsed() >= Duration::from_secs(5) {
             self.last_line = Instant::now();
             let rate = self.done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+            if self.log_json {
+                log_line("info", "progress", serde_json::json!({ "task": self.label, "rows": self.done, "total": self.total, "rows_per_second": rate.round() }));
+                return;
+            }
             match self.total {
                 Some(t) => eprintln!("{}: {}/{} rows ({rate:.0} rows/s)", self.label, self.done, t),
                 None => eprintln!("{}: {} rows ({rate:.0} rows/s)", self.label, self.done),

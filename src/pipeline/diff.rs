@@ -620,7 +620,7 @@ mod tests {
         // B: one chunk whose first and last ids look ordered, but "a" > "9" inside.
         snapshot(&b, &["10", "a", "9", "c"], 4, |id| if id == "a" { 0.25 } else { 0.5 });
         let opts = DiffOptions { a: Location::Dir(a), b: Location::Dir(b), only: vec![], ids_limit: None, spill_dir: Some(d.path().to_owned()) };
-        let r = run(&opts, &Output { quiet: true, no_progress: true, json: true }).unwrap();
+        let r = run(&opts, &Output { quiet: true, no_progress: true, json: true, log_json: false }).unwrap();
         let c = &r.collections[0];
         assert!(!r.identical);
         assert_eq!((c.added, c.removed, c.changed, c.unchanged), (1, 1, 1, 2));

@@ -5,6 +5,7 @@
 //! memory stays at a few chunks whatever the source size.
 
 use crate::error::{Error, IoContext, Result};
+use crate::metrics;
 use crate::model::{CollectionSchema, Cursor};
 use crate::progress::{Output, Progress};
 use crate::snapshot::manifest::{chunk_file, valid_collection_name};
@@ -63,6 +64,9 @@ pub struct ExportSummary {
     pub retries: BTreeMap<String, u64>,
     /// Records the source listed but could not read any more (deleted meanwhile; all collections).
     pub missing: u64,
+    /// Per-batch latency (HDR histogram): reading a page from the source,
+    /// writing and committing a chunk.
+    pub latency: BTreeMap<String, metrics::Latency>,
     /// One entry per collection, in export order.
     pub collections: Vec<CollectionSummary>,
     /// `--all`: collections of the source that were left out, and why.
@@ -323,13 +327,19 @@ async fn export_collection<S: Source>(
             let seq = manifest.collections[ci].chunks.len() as u64;
             // No next cursor: the source said it is exhausted, so a resume reads nothing more.
             let cursor = page.next.clone().unwrap_or(Cursor::End);
+            let t = Instant::now();
             let entry = write_chunk(&wdir, &name, &schema, seq, &page.records, cursor)?;
             rows += entry.rows;
             progress.inc(entry.rows);
+            let (n, bytes) = (entry.rows, entry.bytes);
             manifest.collections[ci].push_chunk(entry);
             // Commit point: from here on the chunk exists.
             manifest.save(&wdir)?;
             publish(&wpub, &wdir, manifest.collections[ci].chunks.last())?;
+            metrics::observe(metrics::CHUNK_WRITE, t.elapsed());
+            metrics::add(metrics::ROWS_EXPORTED, n);
+            metrics::add(metrics::BYTES_EXPORTED, bytes);
+            metrics::add(metrics::CHUNKS_EXPORTED, 1);
         }
         progress.finish();
         Ok((manifest, rows))
@@ -338,8 +348,12 @@ async fn export_collection<S: Source>(
     let mut read_result: Result<()> = Ok(());
     if cursor != Cursor::End {
         loop {
+            let t = Instant::now();
             let page = match source.next_page(&cursor, chunk_rows).await {
-                Ok(p) => p,
+                Ok(p) => {
+                    metrics::observe(metrics::SOURCE_PAGE, t.elapsed());
+                    p
+                }
                 Err(e) => {
                     read_result = Err(e);
                     break;
@@ -409,6 +423,7 @@ fn summary(m: &Manifest, dir: &Path, address: String, collections: Vec<Collectio
             all
         }),
         missing: collections.iter().map(|c| c.missing).sum(),
+        latency: metrics::latencies(&[metrics::SOURCE_PAGE, metrics::CHUNK_WRITE]),
         collections,
         skipped: Vec::new(),
     }

@@ -71,6 +71,8 @@ pub struct ImportSummary {
     pub seconds: f64,
     pub points_per_second: f64,
     pub peak_rss_bytes: Option<u64>,
+    /// Per-chunk upsert + flush latency (HDR histogram).
+    pub latency: std::collections::BTreeMap<String, crate::metrics::Latency>,
 }
 
 impl ImportSummary {
@@ -101,6 +103,7 @@ impl ImportSummary {
             seconds: 0.0,
             points_per_second: 0.0,
             peak_rss_bytes: crate::util::peak_rss_bytes(),
+            latency: crate::metrics::latencies(&[crate::metrics::IMPORT_CHUNK]),
         }
     }
 }
@@ -559,8 +562,12 @@ pub fn run(opts: ImportOptions, out: &Output) -> Result<ImportSummary> {
             if preexisting > 0 && d.hashed_ids {
                 check_existing(sink.as_ref(), &d, &mapping_field(&opts.mapping), &snap.name)?;
             }
+            let t = Instant::now();
             sink.upsert(&d.points, &d.entry.file)?;
             sink.flush()?;
+            crate::metrics::observe(crate::metrics::IMPORT_CHUNK, t.elapsed());
+            crate::metrics::add(crate::metrics::POINTS_IMPORTED, d.points.len() as u64);
+            crate::metrics::add(crate::metrics::CHUNKS_IMPORTED, 1);
             upserted += d.points.len() as u64;
             skipped_null.extend(d.skipped);
             journal.done.insert(d.entry.blake3.clone());
@@ -604,6 +611,7 @@ pub fn run(opts: ImportOptions, out: &Output) -> Result<ImportSummary> {
         seconds: secs,
         points_per_second: if secs > 0.0 { upserted as f64 / secs } else { 0.0 },
         peak_rss_bytes: crate::util::peak_rss_bytes(),
+        latency: crate::metrics::latencies(&[crate::metrics::IMPORT_CHUNK]),
     })
 }
 
@@ -677,6 +685,7 @@ fn dry_run(
         seconds: started.elapsed().as_secs_f64(),
         points_per_second: 0.0,
         peak_rss_bytes: crate::util::peak_rss_bytes(),
+        latency: crate::metrics::latencies(&[crate::metrics::IMPORT_CHUNK]),
     })
 }
 

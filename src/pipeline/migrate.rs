@@ -118,7 +118,7 @@ fn import_rounds(
     failed: &AtomicBool,
     out: &Output,
 ) -> Result<(Vec<ImportSummary>, u32)> {
-    let quiet = Output { quiet: true, no_progress: true, json: false };
+    let quiet = Output { quiet: true, no_progress: true, json: false, log_json: out.log_json };
     let mut imported: BTreeMap<String, usize> = BTreeMap::new();
     let mut last: BTreeMap<String, ImportSummary> = BTreeMap::new();
     let mut rounds = 0u32;

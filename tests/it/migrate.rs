@@ -243,3 +243,71 @@ fn import_transforms_shape_the_payload_and_are_recorded() {
     let e = fails(&["import", s, "--to", db, "--collection", "clash", "--rename-field", "n=title"], 1);
     assert!(e.contains("--rename-field n=title") && e.contains("id "), "{e}");
 }
+
+/// GET `path` from 127.0.0.1:`port` with a bare HTTP/1.1 request; the body.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()
+}
+
+#[test]
+fn metrics_endpoint_json_logs_and_latency_quantiles() {
+    use std::io::BufRead;
+    let d = TestDir::new();
+    let t = table("obs");
+    seed_vectors(&t, 3000, 8);
+    let url = pg_url();
+    let snap = d.path("snap");
+    let mut child = Command::new(bin())
+        .args(["--json", "--log-format", "json", "--metrics-addr", "127.0.0.1:0", "export", "pgvector", "--url", &url, "--table", &t])
+        .args(["--where", "pg_sleep(0.001) IS NOT NULL", "--chunk-rows", "200", "--out", snap.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut lines = stderr.lines();
+    let mut addr = None;
+    for l in lines.by_ref() {
+        let v: serde_json::Value = serde_json::from_str(&l.unwrap()).expect("every stderr line is JSON");
+        assert!(v["ts"].is_string() && v["level"].is_string(), "{v}");
+        if let Some(m) = v["message"].as_str().and_then(|m| m.strip_prefix("metrics: http://")) {
+            addr = Some(m.split('/').next().unwrap().to_owned());
+            break;
+        }
+    }
+    let addr = addr.expect("the metrics address is logged");
+    // Scrape while the export runs, once a few chunks are committed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut scraped = String::new();
+    while std::time::Instant::now() < deadline {
+        scraped = http_get(&addr, "/metrics");
+        let rows = scraped.lines().find_map(|l| l.strip_prefix("velesdb_migrate_rows_exported_total ")).and_then(|n| n.parse::<u64>().ok());
+        if rows.is_some_and(|n| n >= 400) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(scraped.contains("# TYPE velesdb_migrate_rows_exported_total counter"), "{scraped}");
+    assert!(scraped.contains("velesdb_migrate_batch_seconds{batch=\"chunk_write\",quantile=\"0.99\"}"), "{scraped}");
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    for l in &rest {
+        serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}"));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["rows"], 3000);
+    let page = &s["latency"]["source_page"];
+    assert_eq!(page["count"].as_u64().unwrap(), 16, "15 full pages and the empty last one: {s:#}");
+    assert!(page["p50_ms"].as_f64().unwrap() > 0.0 && page["p50_ms"].as_f64() <= page["p99_ms"].as_f64(), "{page}");
+    assert_eq!(s["latency"]["chunk_write"]["count"], 15);
+    // Errors are JSON lines too.
+    let o = Command::new(bin()).args(["--log-format", "json", "export", "pgvector", "--url", &url, "--table", "no_such_table_x", "--out", d.path("x").to_str().unwrap()]).output().unwrap();
+    let e: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stderr).lines().last().unwrap()).unwrap();
+    assert_eq!((e["level"].as_str(), e["code"].as_str()), (Some("error"), Some("VM-SOURCE")), "{e}");
+}
