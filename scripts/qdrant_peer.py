@@ -3,6 +3,7 @@
   qdrant_peer.py PORT named NAME N [API_KEY]    named dense vectors (Cosine, Euclid), a sparse vector, mixed u64/UUID ids
   qdrant_peer.py PORT plain NAME N [API_KEY]    one unnamed Dot vector, u64 ids up to 2^64-1
   qdrant_peer.py PORT manhattan NAME [API_KEY]  one unnamed Manhattan vector
+  qdrant_peer.py PORT empty NAME [API_KEY]      an empty collection (one unnamed Cosine vector of 4)
   qdrant_peer.py PORT dump NAME [API_KEY]       every point as JSON, sorted by id text
 """
 import json
@@ -16,7 +17,7 @@ rest = sys.argv[4:]
 key = None
 if cmd in ("named", "plain") and len(rest) > 1:
     key = rest[1]
-elif cmd in ("manhattan", "dump") and rest:
+elif cmd in ("manhattan", "dump", "empty") and rest:
     key = rest[0]
 client = QdrantClient(url=f"http://127.0.0.1:{port}", api_key=key, https=False, prefer_grpc=False, check_compatibility=False)
 
@@ -56,6 +57,8 @@ elif cmd == "plain":
 elif cmd == "manhattan":
     client.create_collection(name, vectors_config=models.VectorParams(size=2, distance=models.Distance.MANHATTAN))
     client.upsert(name, points=[models.PointStruct(id=1, vector=[1.0, 2.0])])
+elif cmd == "empty":
+    client.create_collection(name, vectors_config=models.VectorParams(size=4, distance=models.Distance.COSINE))
 elif cmd == "dump":
     out, offset = [], None
     while True:

@@ -82,3 +82,23 @@ fn chroma_changes_during_an_export_are_refused_and_errors_are_clear() {
     let r = ok_json(&["import", d.path("void").to_str().unwrap(), "--to", d.path("db").to_str().unwrap(), "--collection", "void"]);
     assert_eq!(r["points_upserted"], 0);
 }
+
+#[test]
+fn chroma_export_killed_at_random_resumes_to_identical_chunks() {
+    let d = TestDir::new();
+    let server = ChromaServer::start(&d.path("chroma"));
+    server.peer(&["seed", "steady", "2000"]);
+    let whole = d.path("whole");
+    ok_json(&["export", "chroma", "--url", &server.url, "--collection", "steady", "--out", whole.to_str().unwrap(), "--chunk-rows", "100"]);
+    let snap = d.path("snap");
+    let args = ["--quiet", "export", "chroma", "--url", &server.url, "--collection", "steady", "--out", snap.to_str().unwrap(), "--chunk-rows", "100"];
+    let committed = || json_file(&snap.join("manifest.json")).map_or(0, |m| m["collections"][0]["chunks"].as_array().map_or(0, |c| c.len()));
+    let (s, kills) = kill_repeatedly_then_finish(&args, 3, &committed);
+    assert!(kills >= 1, "the export was never interrupted");
+    assert_eq!(s["rows"], 2000);
+    assert_eq!(chunk_hashes(&snap), chunk_hashes(&whole));
+    let db = d.path("db");
+    ok_json(&["import", snap.to_str().unwrap(), "--to", db.to_str().unwrap(), "--collection", "steady"]);
+    let v = ok_json(&["validate", snap.to_str().unwrap(), "--to", db.to_str().unwrap(), "--collection", "steady", "--strict"]);
+    assert_eq!(v["ok"], true, "{v:#}");
+}

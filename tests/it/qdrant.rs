@@ -100,6 +100,15 @@ fn unnamed_vector_u64_ids_resume_and_api_key() {
     let v = ok_json(&["validate", o, "--to", db.to_str().unwrap(), "--collection", "plain", "--strict"]);
     assert_eq!(v["ok"], true, "{v:#}");
 
+    // An empty collection exports to an empty, complete snapshot and imports nothing.
+    q.peer(&["empty", "void"]);
+    let void = d.path("void");
+    let s = ok_json(&["export", "qdrant", "--url", &q.url, "--collection", "void", "--api-key", key, "--out", void.to_str().unwrap()]);
+    assert_eq!(s["rows"], 0);
+    assert_eq!(manifest(&void)["complete"], true);
+    let r = ok_json(&["import", void.to_str().unwrap(), "--to", db.to_str().unwrap(), "--collection", "void"]);
+    assert_eq!(r["points_upserted"], 0);
+
     // Manhattan has no VelesDB equivalent: the import asks for --metric.
     q.peer(&["manhattan", "manh"]);
     let snap3 = d.path("manh");
