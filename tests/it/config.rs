@@ -145,7 +145,7 @@ fn bad_files_are_refused_with_key_line_and_fix() {
     assert!(e.contains("cannot be used with") && e.contains("`document-column` (line 5), `no-document` (line 6)"), "{e}");
     let p = write(&d, "missing.yaml", "command: import\nto: ./db\n");
     let e = usage_error(&["config", "validate", s(&p)], &[]);
-    assert!(e.contains("--collection") && e.contains("<SNAPSHOT>") && e.contains("add the missing key(s) to"), "{e}");
+    assert!(e.contains("<SNAPSHOT>") && e.contains("add the missing key(s) to"), "{e}");
     let e = usage_error(&["--config", s(&d.path("no-such.yaml"))], &[]);
     assert!(e.contains("cannot read config file") && e.contains("no-such.yaml"), "{e}");
     // --json: the error is on stdout too.
@@ -217,7 +217,7 @@ fn secrets_are_masked_and_never_written() {
 #[test]
 fn every_template_validates_and_init_writes_it() {
     let dir = repo().join("templates");
-    let env = [("DATABASE_URL", "postgres://u:pw@h/db"), ("SUPABASE_PROJECT_REF", "abcd"), ("SUPABASE_DB_PASSWORD", "pw")];
+    let env = [("DATABASE_URL", "postgres://u:pw@h/db"), ("SUPABASE_PROJECT_REF", "abcd"), ("SUPABASE_DB_PASSWORD", "pw"), ("PINECONE_API_KEY", "pk")];
     let d = TestDir::new();
     let mut names = Vec::new();
     for e in std::fs::read_dir(&dir).unwrap().flatten() {

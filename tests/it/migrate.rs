@@ -11,11 +11,7 @@ fn run_in(cwd: &Path, args: &[&str]) -> std::process::Output {
 }
 
 fn ok_in(cwd: &Path, args: &[&str]) -> serde_json::Value {
-    let mut a = vec!["--json", "--quiet"];
-    a.extend_from_slice(args);
-    let o = run_in(cwd, &a);
-    assert!(o.status.success(), "{}", text(&o));
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&o)))
+    ok_in_env(cwd, args, &[])
 }
 
 /// Chunks recorded as done by every import journal of a snapshot.

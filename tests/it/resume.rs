@@ -102,7 +102,13 @@ fn torn_payload_log_tail_is_repaired_and_nothing_is_lost() {
     }
     let log = db.join("c/payloads.log");
     let clean_len = std::fs::metadata(&log).unwrap().len();
-    let journal_file = std::fs::read_dir(snap.join(".imports")).unwrap().next().unwrap().unwrap().path();
+    // The import journal (the directory also holds run records).
+    let journal_file = std::fs::read_dir(snap.join(".imports"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| json_file(p).is_some_and(|j| j["done"].is_array()))
+        .expect("an import journal");
     let mut j: serde_json::Value = serde_json::from_slice(&std::fs::read(&journal_file).unwrap()).unwrap();
     let last = chunk_hashes(&snap).last().unwrap().1.clone();
     j["done"] = serde_json::Value::Array(j["done"].as_array().unwrap().iter().filter(|h| **h != last).cloned().collect());

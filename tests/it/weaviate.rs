@@ -190,10 +190,13 @@ fn class_vector_named_vectors_and_awkward_properties_past_the_offset_cap() {
         .map(|f| (f["name"].as_str().unwrap(), f["json"].as_str().unwrap()))
         .collect();
     assert!(meta_types.contains(&("score", "float")) && meta_types.contains(&("count", "int")) && meta_types.contains(&("location", "json")));
-    // The cursor of the last chunk is the last UUID; chunks are in ascending UUID order.
+    // A chunk's cursor is its last UUID (the last chunk: end, the source is
+    // exhausted); chunks are in ascending UUID order.
     let chunks = c["chunks"].as_array().unwrap();
-    assert_eq!(chunks.last().unwrap()["cursor"]["kind"], "after_key");
-    assert_eq!(chunks.last().unwrap()["cursor"]["key"], chunks.last().unwrap()["last_id"]);
+    assert_eq!(chunks.last().unwrap()["cursor"]["kind"], "end");
+    let before_last = &chunks[chunks.len() - 2];
+    assert_eq!(before_last["cursor"]["kind"], "after_key");
+    assert_eq!(before_last["cursor"]["key"], before_last["last_id"]);
 
     // Row by row: ids, the three vectors bit for bit (NULL where an object lacks one), typed properties
     // (`number` stays a float although the server prints 2.0 as 2; top-level nulls are absent, as in Weaviate).
