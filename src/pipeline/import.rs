@@ -48,6 +48,28 @@ pub struct ImportOptions {
     pub dry_run: bool,
 }
 
+impl ImportOptions {
+    /// The command line's defaults: import `snapshot` into `collection` at
+    /// `to`, everything else as `velesdb-migrate import` would choose it.
+    pub fn new(snapshot: Location, to: Destination, collection: &str) -> ImportOptions {
+        ImportOptions {
+            snapshot,
+            journal_dir: None,
+            to,
+            collection: collection.to_owned(),
+            metric: None,
+            parallelism: 1,
+            batch_size: 1000,
+            hnsw_m: None,
+            hnsw_ef_construction: None,
+            mapping: MappingArgs::default(),
+            partial: false,
+            storage_mode: "full".into(),
+            dry_run: false,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct ImportSummary {
     pub snapshot: String,

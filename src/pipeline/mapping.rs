@@ -34,6 +34,21 @@ pub struct MappingArgs {
     pub transforms: Transforms,
 }
 
+impl Default for MappingArgs {
+    /// The command line's defaults.
+    fn default() -> MappingArgs {
+        MappingArgs {
+            from_collection: None,
+            vector: None,
+            original_id_field: "_original_id".into(),
+            no_original_id: false,
+            document_field: "document".into(),
+            skip_null_vectors: false,
+            transforms: Transforms::default(),
+        }
+    }
+}
+
 /// Payload transforms, applied to each record's metadata in this order:
 /// select, drop, rename, move into the document, set.
 #[derive(Clone, Debug, Default, PartialEq, clap::Args, serde::Serialize)]
