@@ -16,15 +16,7 @@ fn main() {
     let batch: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1000);
     let m = Manifest::load(&snap).expect("manifest");
     let c = &m.collections[0];
-    let margs = MappingArgs {
-        from_collection: None,
-        vector: None,
-        original_id_field: "_original_id".into(),
-        no_original_id: false,
-        document_field: "document".into(),
-        skip_null_vectors: false,
-        transforms: Default::default(),
-    };
+    let margs = MappingArgs::default();
     let mapping = Mapping::new(c, &margs).expect("mapping");
     let mut points = Vec::new();
     for k in &c.chunks {
