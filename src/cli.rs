@@ -33,6 +33,16 @@ pub struct Cli {
     /// terminal) or json (one JSON object per line, for log collectors).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
+    /// Attempts per source request before giving up (default: 4; Milvus 5,
+    /// Pinecone 10). Retried: 429, 5xx, timeouts, connection errors.
+    #[arg(long, global = true, value_name = "N")]
+    pub source_max_attempts: Option<u32>,
+    /// First retry delay of source requests in ms (doubling, with jitter; default 500).
+    #[arg(long, global = true, value_name = "MS")]
+    pub source_retry_initial_ms: Option<u64>,
+    /// Longest retry delay of source requests in ms (default 30000).
+    #[arg(long, global = true, value_name = "MS")]
+    pub source_retry_max_ms: Option<u64>,
     /// Serve Prometheus metrics (counters, batch latency quantiles, peak
     /// memory) on this address while the command runs, e.g. 127.0.0.1:9464.
     #[arg(long, global = true, value_name = "ADDR")]
@@ -473,6 +483,11 @@ fn mib(b: Option<u64>) -> String {
 
 pub fn run(cli: Cli) -> Result<Outcome> {
     let out = Output { quiet: cli.quiet, no_progress: cli.no_progress, json: cli.json, log_json: cli.log_format == LogFormat::Json };
+    crate::sources::http::set_retry_policy(crate::sources::http::RetryPolicy {
+        max_attempts: cli.source_max_attempts,
+        initial: cli.source_retry_initial_ms.map(std::time::Duration::from_millis),
+        max: cli.source_retry_max_ms.map(std::time::Duration::from_millis),
+    });
     if let Some(addr) = &cli.metrics_addr {
         let bound = crate::metrics::serve(addr)?;
         out.note(format!("metrics: http://{bound}/metrics (Prometheus text format)"));

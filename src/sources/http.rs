@@ -13,6 +13,32 @@ use std::time::Duration;
 /// First retry delay (doubled each attempt, with jitter) and the longest one.
 const RETRY_INITIAL: Duration = Duration::from_millis(500);
 const RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// The retry policy of every source call, set once from the command line
+/// (`--source-max-attempts`, `--source-retry-initial-ms`,
+/// `--source-retry-max-ms`); unset fields keep each source's defaults.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RetryPolicy {
+    pub max_attempts: Option<u32>,
+    pub initial: Option<Duration>,
+    pub max: Option<Duration>,
+}
+
+static POLICY: std::sync::OnceLock<RetryPolicy> = std::sync::OnceLock::new();
+
+pub fn set_retry_policy(p: RetryPolicy) {
+    let _ = POLICY.set(p);
+}
+
+pub fn retry_policy() -> RetryPolicy {
+    POLICY.get().copied().unwrap_or_default()
+}
+
+/// A backoff with the policy's delays (or the HTTP sources' defaults).
+fn policy_backoff() -> Backoff {
+    let p = retry_policy();
+    Backoff::new(p.initial.unwrap_or(RETRY_INITIAL), p.max.unwrap_or(RETRY_MAX))
+}
 /// Longest `Retry-After` waited for (a larger one is taken as this).
 const RETRY_AFTER_MAX: Duration = Duration::from_secs(120);
 
@@ -62,8 +88,9 @@ impl HttpSource {
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| Error::Usage(format!("HTTP client: {e}")))?;
-        let backoff = Backoff::new(RETRY_INITIAL, RETRY_MAX);
-        Ok(HttpSource { client, kind, target, auth, auth_hint, not_found_hint, attempts: 4, backoff })
+        let backoff = policy_backoff();
+        let attempts = retry_policy().max_attempts.unwrap_or(4).max(1);
+        Ok(HttpSource { client, kind, target, auth, auth_hint, not_found_hint, attempts, backoff })
     }
 
     /// The same client, credentials and hints for another target, with its
@@ -77,13 +104,14 @@ impl HttpSource {
             auth_hint: self.auth_hint,
             not_found_hint: self.not_found_hint,
             attempts: self.attempts,
-            backoff: Backoff::new(RETRY_INITIAL, RETRY_MAX),
+            backoff: policy_backoff(),
         }
     }
 
-    /// Attempts per request (default 4), for sources that expect rate limiting.
+    /// Attempts per request (default 4), for sources that expect rate
+    /// limiting; `--source-max-attempts` still wins.
     pub fn with_attempts(mut self, attempts: u32) -> HttpSource {
-        self.attempts = attempts.max(1);
+        self.attempts = retry_policy().max_attempts.unwrap_or(attempts).max(1);
         self
     }
 

@@ -222,10 +222,12 @@ impl Milvus {
     {
         let path = PathAndQuery::try_from(format!("{}{method}", pb::SERVICE)).expect("valid gRPC path");
         let mut last = String::new();
-        for attempt in 0..5u32 {
+        let policy = super::http::retry_policy();
+        let attempts = policy.max_attempts.unwrap_or(5).max(1);
+        let backoff = crate::util::Backoff::new(policy.initial.unwrap_or(Duration::from_millis(400)), policy.max.unwrap_or(Duration::from_secs(30)));
+        for attempt in 0..attempts {
             if attempt > 0 {
-                let jitter = u64::from(std::process::id() % 97) + u64::from(attempt) * 13;
-                tokio::time::sleep(Duration::from_millis((200u64 << attempt) + jitter)).await;
+                tokio::time::sleep(backoff.delay(attempt - 1)).await;
             }
             let mut grpc = tonic::client::Grpc::new(self.channel.clone()).max_decoding_message_size(256 << 20);
             if let Err(e) = grpc.ready().await {
@@ -242,7 +244,7 @@ impl Milvus {
                     let resp = resp.into_inner();
                     if let Some(s) = resp.status().filter(|s| s.code != 0 || s.error_code != 0) {
                         let msg = format!("{what} failed: {} (Milvus code {})", s.reason, if s.code != 0 { s.code } else { s.error_code });
-                        if s.retriable && attempt < 4 {
+                        if s.retriable && attempt + 1 < attempts {
                             last = msg;
                             continue;
                         }
@@ -267,7 +269,7 @@ impl Milvus {
                 }
             }
         }
-        Err(self.err(format!("{last}; is Milvus running at {}?", redact_url(&self.args.url))))
+        Err(self.err(format!("gave up after {attempts} attempts: {last}; is Milvus running at {}?", redact_url(&self.args.url))))
     }
 
     fn hint(&self, msg: String) -> String {

@@ -307,3 +307,20 @@ fn metrics_endpoint_json_logs_and_latency_quantiles() {
     let e: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stderr).lines().last().unwrap()).unwrap();
     assert_eq!((e["level"].as_str(), e["code"].as_str()), (Some("error"), Some("VM-SOURCE")), "{e}");
 }
+
+#[test]
+fn source_retry_policy_comes_from_the_flags() {
+    let d = TestDir::new();
+    let started = std::time::Instant::now();
+    let e = fails(
+        &["--source-max-attempts", "2", "--source-retry-initial-ms", "1", "export", "chroma", "--url", "http://127.0.0.1:1", "--collection", "c", "--out", d.path("a").to_str().unwrap()],
+        1,
+    );
+    assert!(e.contains("gave up after 2 attempts") && e.contains("cannot reach the server"), "{e}");
+    let e = fails(
+        &["--source-max-attempts", "3", "--source-retry-max-ms", "5", "export", "milvus", "--url", "http://127.0.0.1:1", "--collection", "c", "--out", d.path("b").to_str().unwrap()],
+        1,
+    );
+    assert!(e.contains("gave up after 3 attempts") && e.contains("cannot reach the server"), "{e}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "short delays were used");
+}
