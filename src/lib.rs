@@ -24,7 +24,9 @@
 //!
 //! let data = std::env::temp_dir().join(format!("velesdb-doc-{}", std::process::id()));
 //! let quiet = Output { quiet: true, ..Default::default() };
-//! let opts = import::ImportOptions::new(Location::Dir(snapshot.into()), Destination::Embedded(data.clone()), "docs");
+//! let mut opts = import::ImportOptions::new(Location::Dir(snapshot.into()), Destination::Embedded(data.join("db")), "docs");
+//! // The journal goes next to the data, not into the (read-only) snapshot.
+//! opts.journal_dir = Some(data.join("journals"));
 //! let summary = import::run(opts.clone(), &quiet)?;
 //! assert_eq!(summary.collection_count, 20);
 //!
