@@ -185,8 +185,9 @@ fn resume_continues_the_interrupted_export_and_migrate() {
     // An interrupted migrate (default staging directory) resumes too.
     let db = d.path("db");
     let margs = ["--quiet", "migrate", "pgvector", "--url", &pg_url(), "--table", &t, "--where", "pg_sleep(0.001) IS NOT NULL", "--chunk-rows", "100", "--to", db.to_str().unwrap()];
-    let staging_manifest = || std::fs::read_dir(cwd.join(".velesdb-migrate")).into_iter().flatten().flatten().any(|e| e.path().join("manifest.json").exists());
-    assert!(kill_when(&cwd, &margs, &[], &staging_manifest), "the migrate finished before it could be interrupted");
+    // Killed once its run record exists (written right after the first manifest).
+    let recorded = || std::fs::read_dir(cwd.join(".velesdb-migrate")).into_iter().flatten().flatten().any(|e| e.path().join(".imports/run-migrate.json").exists());
+    assert!(kill_when(&cwd, &margs, &[], &recorded), "the migrate finished before it could be interrupted");
     let listed = ok_in_env(&cwd, &["resume", "--list"], &[]);
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed:#}");
     assert_eq!(listed[0]["command"], "migrate");
