@@ -495,11 +495,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Export { source } => {
             source.every().map_or(Ok(()), |e| e.check())?;
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .map_err(|e| Error::io("starting the async runtime", e))?;
+            let rt = runtime()?;
             let common = source.common();
             if common.dry_run {
                 let (chunk_rows, sample) = (common.chunk_rows, common.sample_rows);
@@ -607,20 +603,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Migrate(a) => {
             let metric = parse_metric(a.metric.as_deref())?;
             let to = sink::Destination::parse(&a.to, &a.rest)?;
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .map_err(|e| Error::io("starting the async runtime", e))?;
+            let rt = runtime()?;
             let common = a.source.common();
             let (given_out, chunk_rows) = (common.out.clone(), common.chunk_rows);
             let (sources, skipped, strict) = rt.block_on(connect(a.source))?;
-            if strict && !skipped.is_empty() || sources.is_empty() {
-                return Err(Error::Usage(format!("nothing to migrate, or --strict and {} collection(s) cannot be exported", skipped.len())));
-            }
-            for k in &skipped {
-                out.note(format!("warning: {} ({}) is left out: {}", k.collection, k.source_name, k.problem));
-            }
             let out_dir = match &given_out {
                 Some(o) => match Location::parse(o, &cli.store)? {
                     Location::Dir(d) => d,
@@ -634,20 +620,18 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let opts = migrate::MigrateOptions {
                 export: export::ExportOptions { out: out_dir.clone(), chunk_rows, publish: Some(runlog::Recorder::new("migrate", &out_dir)) },
                 import: import::ImportOptions {
-                    snapshot: Location::Dir(out_dir),
-                    journal_dir: None,
-                    to,
-                    collection: String::new(),
                     metric,
-                    parallelism: 1,
                     batch_size: a.batch_size,
                     hnsw_m: a.hnsw_m,
                     hnsw_ef_construction: a.hnsw_ef_construction,
                     mapping: a.mapping,
                     partial: true,
                     storage_mode: a.storage_mode,
-                    dry_run: false,
+                    // The collection is set per snapshot collection by each round.
+                    ..import::ImportOptions::new(Location::Dir(out_dir), to, "")
                 },
+                skipped,
+                strict,
                 dest_collection: a.to_collection,
                 keep_snapshot: a.keep_snapshot || given_out.is_some(),
             };
@@ -734,11 +718,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             Ok(if r.ok() { Outcome::Ok } else { Outcome::Findings })
         }
         Command::Discover { source } => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .map_err(|e| Error::io("starting the async runtime", e))?;
+            let rt = runtime()?;
             let found = match source {
                 DiscoverSource::Pgvector { url } => rt.block_on(pgvector::discover(&url))?,
                 DiscoverSource::Chroma { url, tenant, database, token } => {
@@ -884,6 +864,16 @@ fn report_verify(out: &Output, r: &verify::VerifyReport, done: &str) {
 fn parse_metric(m: Option<&str>) -> Result<Option<Metric>> {
     m.map(|s| Metric::parse(s).ok_or_else(|| Error::Usage(format!("--metric {s}: use cosine, l2 or dot"))))
         .transpose()
+}
+
+/// The async runtime of commands that talk to a source (two workers: the
+/// async side only waits on the network).
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("starting the async runtime", e))
 }
 
 /// For `migrate` (and `from`), a flag written after the source name that

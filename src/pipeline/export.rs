@@ -500,7 +500,7 @@ pub async fn dry_run<S: Source>(mut sources: Vec<S>, chunk_rows: Option<usize>, 
                 .map(|b| b.len() as f64)
                 .map_err(|m| Error::Data { collection: desc.name.clone(), message: format!("the sample cannot be encoded: {m}") })
         };
-        let (per_row, per_chunk) = if n >= 2 {
+        let (bytes_per_row, per_chunk) = if n >= 2 {
             let (whole, half) = (encode(&page.records)?, encode(&page.records[..n / 2])?);
             let per_row = ((whole - half) / (n - n / 2) as f64).max(0.0);
             (Some(per_row), (whole - per_row * n as f64).max(0.0))
@@ -510,7 +510,6 @@ pub async fn dry_run<S: Source>(mut sources: Vec<S>, chunk_rows: Option<usize>, 
             (None, 0.0)
         };
         let secs = t.elapsed().as_secs_f64();
-        let bytes_per_row = per_row;
         let rows = desc.count_estimate;
         let chunks = rows.map(|r| r.div_ceil(chunk_rows as u64));
         collections.push(DryRunCollection {

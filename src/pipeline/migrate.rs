@@ -33,6 +33,9 @@ pub struct MigrateOptions {
     pub dest_collection: Option<String>,
     /// Keep the staging snapshot after success.
     pub keep_snapshot: bool,
+    /// `--all`: collections left out, and whether that is refused (`--strict`).
+    pub skipped: Vec<crate::sources::Skipped>,
+    pub strict: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -78,7 +81,7 @@ pub fn run<S: Source + 'static>(rt: &tokio::runtime::Runtime, sources: Vec<S>, o
     };
     let exported = rt.block_on(async {
         tokio::select! {
-            r = export::run_many(sources, opts.export, out) => r,
+            r = export::run_all(sources, opts.skipped, opts.strict, opts.export, out) => r,
             Ok(()) = &mut fail_rx => Err(Error::Usage("stopped: the import failed (its error follows)".into())),
         }
     });

@@ -71,22 +71,10 @@ fn migrate_imports_while_exporting_and_resumes_after_a_kill() {
         "--quiet", "migrate", "pgvector", "--url", &url, "--table", &t, "--where", "pg_sleep(0.001) IS NOT NULL",
         "--chunk-rows", "250", "--out", snap.to_str().unwrap(), "--to", db.to_str().unwrap(),
     ];
-    let mut child = Command::new(bin()).current_dir(d.path("")).args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let mut overlapped = false;
-    while std::time::Instant::now() < deadline {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
+    let overlapped = kill_when(&d.path(""), &args, &[], &|| {
         let incomplete = json_file(&snap.join("manifest.json")).is_some_and(|m| m["complete"] == false);
-        if incomplete && journal_chunks(&snap) >= 1 {
-            overlapped = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    child.kill().ok();
-    child.wait().ok();
+        incomplete && journal_chunks(&snap) >= 1
+    });
     assert!(overlapped, "chunks were imported while the export was still running");
 
     // The same command resumes both phases and finishes.
