@@ -43,6 +43,10 @@ pub struct Cli {
     /// Longest retry delay of source requests in ms (default 30000).
     #[arg(long, global = true, value_name = "MS")]
     pub source_retry_max_ms: Option<u64>,
+    /// Growth of the retry delay of source requests per attempt (default 2:
+    /// doubling; 1 keeps it constant).
+    #[arg(long, global = true, value_name = "X")]
+    pub source_retry_factor: Option<f64>,
     /// Serve Prometheus metrics (counters, batch latency quantiles, peak
     /// memory) on this address while the command runs, e.g. 127.0.0.1:9464.
     #[arg(long, global = true, value_name = "ADDR")]
@@ -482,11 +486,12 @@ fn mib(b: Option<u64>) -> String {
 }
 
 pub fn run(cli: Cli) -> Result<Outcome> {
-    let out = Output { quiet: cli.quiet, no_progress: cli.no_progress, json: cli.json, log_json: cli.log_format == LogFormat::Json };
+    let out = Output { quiet: cli.quiet, no_progress: cli.no_progress, json: cli.json, log_json: cli.log_format == LogFormat::Json, callback: None };
     crate::sources::http::set_retry_policy(crate::sources::http::RetryPolicy {
         max_attempts: cli.source_max_attempts,
         initial: cli.source_retry_initial_ms.map(std::time::Duration::from_millis),
         max: cli.source_retry_max_ms.map(std::time::Duration::from_millis),
+        factor: cli.source_retry_factor,
     });
     if let Some(addr) = &cli.metrics_addr {
         let bound = crate::metrics::serve(addr)?;
@@ -868,7 +873,7 @@ fn parse_metric(m: Option<&str>) -> Result<Option<Metric>> {
 
 /// The async runtime of commands that talk to a source (two workers: the
 /// async side only waits on the network).
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -943,7 +948,7 @@ fn default_staging(sources: &[AnySource], dest: &str, dest_collection: Option<&s
 
 /// Connect to the source the arguments name: one [`AnySource`] per
 /// collection to export. The one place that knows every source.
-async fn connect(source: SourceArgs) -> Result<(Vec<AnySource>, Vec<Skipped>, bool)> {
+pub(crate) async fn connect(source: SourceArgs) -> Result<(Vec<AnySource>, Vec<Skipped>, bool)> {
     fn any<S: Into<AnySource>>(v: Vec<S>) -> Vec<AnySource> {
         v.into_iter().map(Into::into).collect()
     }

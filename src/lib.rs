@@ -1,6 +1,11 @@
 //! velesdb-migrate: move vector data out of other vector databases and into
 //! VelesDB through verifiable, resumable Parquet snapshots.
 //!
+//! For most programs, [`api`] is the place to start: a [`api::Migrator`]
+//! estimates, exports, imports, validates and verifies, with a progress
+//! callback and one [`api::Report`] shape (rows, failures, duration, success
+//! rate, errors, and the full summary).
+//!
 //! The binary is a thin layer over this library: [`pipeline::export`],
 //! [`pipeline::import`], [`pipeline::validate`], [`pipeline::migrate`],
 //! [`pipeline::diff`] and [`snapshot::verify`]. Each takes an options struct
@@ -44,6 +49,7 @@
 //! # Ok::<(), velesdb_migrate::Error>(())
 //! ```
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod error;

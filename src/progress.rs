@@ -3,11 +3,16 @@
 //! reserved for results (summary, `--json`).
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
 use std::io::IsTerminal;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub struct Progress {
     bar: Option<ProgressBar>,
+    callback: Option<ProgressFn>,
+    phase: String,
+    collection: String,
     plain: bool,
     label: String,
     total: Option<u64>,
@@ -17,16 +22,59 @@ pub struct Progress {
     log_json: bool,
 }
 
-#[derive(Clone, Copy, Debug, Default)]
+/// Where one task (an export, import, validate or diff of one collection)
+/// stands: what a progress callback receives.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProgressUpdate {
+    /// `export`, `import`, `validate` or `diff`.
+    pub phase: String,
+    /// The snapshot collection (export, diff) or the VelesDB collection (import, validate).
+    pub collection: String,
+    /// Rows done so far in this run.
+    pub done: u64,
+    /// Rows expected, when known (a source's count may be an estimate).
+    pub total: Option<u64>,
+    pub elapsed: Duration,
+    /// True once, for the last update of the task.
+    pub finished: bool,
+}
+
+/// A progress callback: called from the thread doing the work, at the start
+/// of each task, after each page, chunk or batch, and once when the task
+/// ends. Keep it cheap (hand the update to a channel or an atomic).
+pub type ProgressFn = Arc<dyn Fn(&ProgressUpdate) + Send + Sync>;
+
+/// Where notes and progress go. The CLI builds one from its flags; a library
+/// caller sets `quiet` (and `no_progress`) and gets progress through `callback`.
+#[derive(Clone, Default)]
 pub struct Output {
     pub quiet: bool,
     pub no_progress: bool,
     pub json: bool,
     /// `--log-format json`: notes and progress as JSON lines on stderr.
     pub log_json: bool,
+    /// Called with every progress update, whatever `quiet` says.
+    pub callback: Option<ProgressFn>,
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Output")
+            .field("quiet", &self.quiet)
+            .field("no_progress", &self.no_progress)
+            .field("json", &self.json)
+            .field("log_json", &self.log_json)
+            .field("callback", &self.callback.is_some())
+            .finish()
+    }
 }
 
 impl Output {
+    /// The same output without progress bars, lines or callbacks (notes kept unless quiet).
+    pub fn without_progress(&self) -> Output {
+        Output { no_progress: true, json: false, callback: None, ..self.clone() }
+    }
+
     /// Informational message on stderr (silenced by --quiet).
     pub fn note(&self, msg: impl AsRef<str>) {
         if !self.quiet {
@@ -49,7 +97,10 @@ pub fn log_line(level: &str, event: &str, fields: serde_json::Value) {
 }
 
 impl Progress {
-    pub fn new(out: &Output, label: &str, total: Option<u64>) -> Progress {
+    /// A task: `phase` (`export`, `import`, …) of `collection`.
+    pub fn new(out: &Output, phase: &str, collection: &str, total: Option<u64>) -> Progress {
+        let label = format!("{phase} {collection}");
+        let label = label.as_str();
         let tty = std::io::stderr().is_terminal();
         let bar = (tty && !out.quiet && !out.no_progress && !out.log_json).then(|| {
             let b = match total {
@@ -64,8 +115,11 @@ impl Progress {
             b.set_message(label.to_owned());
             b
         });
-        Progress {
+        let p = Progress {
             bar,
+            callback: out.callback.clone(),
+            phase: phase.to_owned(),
+            collection: collection.to_owned(),
             plain: (!tty || out.log_json) && !out.quiet && !out.no_progress,
             log_json: out.log_json,
             label: label.to_owned(),
@@ -73,11 +127,27 @@ impl Progress {
             done: 0,
             started: Instant::now(),
             last_line: Instant::now(),
+        };
+        p.call(false);
+        p
+    }
+
+    fn call(&self, finished: bool) {
+        if let Some(f) = &self.callback {
+            f(&ProgressUpdate {
+                phase: self.phase.clone(),
+                collection: self.collection.clone(),
+                done: self.done,
+                total: self.total,
+                elapsed: self.started.elapsed(),
+                finished,
+            });
         }
     }
 
     pub fn inc(&mut self, rows: u64) {
         self.done += rows;
+        self.call(false);
         if let Some(b) = &self.bar {
             b.inc(rows);
         } else if self.plain && self.last_line.elapsed() >= Duration::from_secs(5) {
@@ -95,6 +165,7 @@ impl Progress {
     }
 
     pub fn finish(&self) {
+        self.call(true);
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }

@@ -14,6 +14,8 @@ pub fn peak_rss_bytes() -> Option<u64> {
 pub struct Backoff {
     initial: std::time::Duration,
     max: std::time::Duration,
+    /// Growth of the delay per attempt (2.0 = doubling).
+    factor: f64,
     state: std::sync::atomic::AtomicU64,
     /// Retries made so far, by category (`http_429`, `http_5xx`, `timeout`, `connection`).
     retries: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
@@ -22,13 +24,23 @@ pub struct Backoff {
 impl Backoff {
     pub fn new(initial: std::time::Duration, max: std::time::Duration) -> Backoff {
         let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1) | 1;
-        Backoff { initial, max: max.max(initial), state: std::sync::atomic::AtomicU64::new(seed), retries: Default::default() }
+        Backoff { initial, max: max.max(initial), factor: 2.0, state: std::sync::atomic::AtomicU64::new(seed), retries: Default::default() }
+    }
+
+    /// The same backoff growing by `factor` per attempt instead of doubling
+    /// (values below 1 are taken as 1: a constant delay).
+    pub fn with_factor(mut self, factor: Option<f64>) -> Backoff {
+        if let Some(f) = factor.filter(|f| f.is_finite()) {
+            self.factor = f.max(1.0);
+        }
+        self
     }
 
     /// The delay before retry number `attempt + 1` (xorshift jitter).
     pub fn delay(&self, attempt: u32) -> std::time::Duration {
         use std::sync::atomic::Ordering;
-        let cap = self.initial.saturating_mul(1u32 << attempt.min(16)).min(self.max);
+        let grown = self.initial.as_secs_f64() * self.factor.powi(attempt.min(64) as i32);
+        let cap = if grown >= self.max.as_secs_f64() { self.max } else { std::time::Duration::from_secs_f64(grown) };
         let mut x = self.state.load(Ordering::Relaxed);
         x ^= x << 13;
         x ^= x >> 7;
@@ -83,5 +95,22 @@ mod tests {
         b.count("http_429");
         b.count("connection");
         assert_eq!(b.retries().into_iter().collect::<Vec<_>>(), [("connection".to_owned(), 1), ("http_429".to_owned(), 2)]);
+    }
+
+    #[test]
+    fn backoff_factor_sets_the_growth() {
+        let b = Backoff::new(Duration::from_millis(100), Duration::from_secs(60)).with_factor(Some(3.0));
+        let mut seen = [Duration::ZERO; 4];
+        for _ in 0..2000 {
+            for (a, m) in seen.iter_mut().enumerate() {
+                *m = (*m).max(b.delay(a as u32));
+            }
+        }
+        // Caps 100, 300, 900, 2700 ms: the largest of many jittered draws comes close to each.
+        for (a, cap) in [100u64, 300, 900, 2700].into_iter().enumerate() {
+            assert!(seen[a] <= Duration::from_millis(cap) && seen[a] >= Duration::from_millis(cap * 9 / 10), "attempt {a}: {:?}", seen[a]);
+        }
+        let flat = Backoff::new(Duration::from_millis(50), Duration::from_secs(1)).with_factor(Some(0.5));
+        assert!((0..100).all(|a| flat.delay(a) <= Duration::from_millis(50)));
     }
 }

@@ -166,7 +166,7 @@ fn compare(opts: &DiffOptions, a: &CollectionEntry, b: &CollectionEntry, out: &O
         other_changes: other_changes(a, b),
         ..Default::default()
     };
-    let progress = RefCell::new(Progress::new(out, &format!("diff {}", a.name), Some(a.totals.rows + b.totals.rows)));
+    let progress = RefCell::new(Progress::new(out, "diff", &a.name, Some(a.totals.rows + b.totals.rows)));
     // Fast path: identical chunks at the same position (hash-checked, not decoded).
     let mut skip = vec![false; a.chunks.len().min(b.chunks.len())];
     for (i, s) in skip.iter_mut().enumerate() {
@@ -214,7 +214,7 @@ fn compare(opts: &DiffOptions, a: &CollectionEntry, b: &CollectionEntry, out: &O
                     Side::B => spill_b = true,
                 }
                 progress.borrow_mut().finish();
-                *progress.borrow_mut() = Progress::new(out, &format!("diff {}", a.name), Some(a.totals.rows + b.totals.rows));
+                *progress.borrow_mut() = Progress::new(out, "diff", &a.name, Some(a.totals.rows + b.totals.rows));
             }
         }
     }
@@ -620,7 +620,7 @@ mod tests {
         // B: one chunk whose first and last ids look ordered, but "a" > "9" inside.
         snapshot(&b, &["10", "a", "9", "c"], 4, |id| if id == "a" { 0.25 } else { 0.5 });
         let opts = DiffOptions { a: Location::Dir(a), b: Location::Dir(b), only: vec![], ids_limit: None, spill_dir: Some(d.path().to_owned()) };
-        let r = run(&opts, &Output { quiet: true, no_progress: true, json: true, log_json: false }).unwrap();
+        let r = run(&opts, &Output { quiet: true, no_progress: true, json: true, ..Default::default() }).unwrap();
         let c = &r.collections[0];
         assert!(!r.identical);
         assert_eq!((c.added, c.removed, c.changed, c.unchanged), (1, 1, 1, 2));

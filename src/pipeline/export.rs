@@ -319,7 +319,7 @@ async fn export_collection<S: Source>(
     let name = desc.name.clone();
     let schema = desc.schema.clone();
     let wpub = publisher.clone();
-    let mut progress = Progress::new(out, &format!("export {name}"), desc.count_estimate);
+    let mut progress = Progress::new(out, "export", &name, desc.count_estimate);
     progress.inc(manifest.collections[ci].totals.rows);
     let writer = std::thread::spawn(move || -> Result<(Manifest, u64)> {
         let mut rows = 0u64;

@@ -556,7 +556,7 @@ pub fn run(opts: ImportOptions, out: &Output) -> Result<ImportSummary> {
     save_journal(&jpath, &journal)?;
 
     let total_rows: u64 = pending.iter().map(|k| k.rows).sum();
-    let mut progress = Progress::new(out, &format!("import {}", plan.name), Some(total_rows));
+    let mut progress = Progress::new(out, "import", &plan.name, Some(total_rows));
     let parallelism = opts.parallelism.max(1);
     // One decoded chunk waits while the sink writes another: memory stays
     // at a few chunks whatever the snapshot size.

@@ -70,7 +70,7 @@ pub fn run<S: Source + 'static>(rt: &tokio::runtime::Runtime, sources: Vec<S>, o
         let (done, failed) = (export_done.clone(), export_failed.clone());
         let (template, dest) = (opts.import.clone(), opts.dest_collection.clone());
         let dir = staging.clone();
-        let out = *out;
+        let out = out.clone();
         std::thread::spawn(move || {
             let r = import_rounds(&dir, &template, dest.as_deref(), &done, &failed, &out);
             if r.is_err() {
@@ -121,7 +121,7 @@ fn import_rounds(
     failed: &AtomicBool,
     out: &Output,
 ) -> Result<(Vec<ImportSummary>, u32)> {
-    let quiet = Output { quiet: true, no_progress: true, json: false, log_json: out.log_json };
+    let quiet = Output { quiet: true, no_progress: true, json: false, log_json: out.log_json, callback: None };
     let mut imported: BTreeMap<String, usize> = BTreeMap::new();
     let mut last: BTreeMap<String, ImportSummary> = BTreeMap::new();
     let mut rounds = 0u32;
@@ -149,7 +149,7 @@ fn import_rounds(
                 opts.mapping.from_collection = Some(c.name.clone());
                 opts.collection = dest.map(str::to_owned).unwrap_or_else(|| import::velesdb_name(&c.name));
                 // The first round prints its settings; later ones stay quiet.
-                let o = if have.is_none() { Output { no_progress: true, json: false, ..*out } } else { quiet };
+                let o = if have.is_none() { out.without_progress() } else { quiet.clone() };
                 let s = import::run(opts, &o)?;
                 if !finished {
                     rounds += 1;

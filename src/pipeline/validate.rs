@@ -90,7 +90,7 @@ pub fn run(opts: ValidateOptions, out: &Output) -> Result<ValidateReport> {
             "sparse vectors: velesdb-core 8.0.0 offers no read of a point's sparse vectors by id, so they are written but not read back".into(),
         );
     }
-    let mut progress = Progress::new(out, &format!("validate {}", opts.collection), Some(total));
+    let mut progress = Progress::new(out, "validate", &opts.collection, Some(total));
     let mut row_base = 0u64;
     let chunks: Vec<(u64, &crate::snapshot::ChunkEntry)> = snap
         .chunks

@@ -40,6 +40,9 @@ pub struct RestArgs {
     /// Longest retry delay in milliseconds (REST).
     #[arg(long, default_value_t = 30_000)]
     pub retry_max_ms: u64,
+    /// Growth of the retry delay per attempt (REST; 2 = doubling, 1 = constant).
+    #[arg(long, default_value_t = 2.0)]
+    pub retry_factor: f64,
     /// Per-request timeout in seconds (REST).
     #[arg(long, default_value_t = 300)]
     pub request_timeout_secs: u64,
@@ -55,6 +58,7 @@ pub struct RestOptions {
     pub max_attempts: u32,
     pub retry_initial: Duration,
     pub retry_max: Duration,
+    pub retry_factor: f64,
     pub timeout: Duration,
 }
 
@@ -80,6 +84,7 @@ impl RestArgs {
             max_attempts: self.max_attempts,
             retry_initial: Duration::from_millis(self.retry_initial_ms),
             retry_max: Duration::from_millis(self.retry_max_ms.max(self.retry_initial_ms)),
+            retry_factor: self.retry_factor,
             timeout: Duration::from_secs(self.request_timeout_secs.max(1)),
         })
     }
@@ -116,7 +121,7 @@ impl RestServer {
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| Error::Sink { dest: opts.base.clone(), collection: String::new(), message: format!("HTTP client: {e}") })?;
-        let backoff = Backoff::new(opts.retry_initial, opts.retry_max);
+        let backoff = Backoff::new(opts.retry_initial, opts.retry_max).with_factor(Some(opts.retry_factor));
         let s = RestServer { rt, client, opts, backoff };
         // Authenticated route: proves both reachability and the key.
         s.call("listing collections", "", || s.client.get(s.url("/v1/collections")))?;

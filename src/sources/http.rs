@@ -16,12 +16,14 @@ const RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// The retry policy of every source call, set once from the command line
 /// (`--source-max-attempts`, `--source-retry-initial-ms`,
-/// `--source-retry-max-ms`); unset fields keep each source's defaults.
+/// `--source-retry-max-ms`, `--source-retry-factor`); unset fields keep each source's defaults.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RetryPolicy {
     pub max_attempts: Option<u32>,
     pub initial: Option<Duration>,
     pub max: Option<Duration>,
+    /// Growth of the delay per attempt (default 2: doubling).
+    pub factor: Option<f64>,
 }
 
 static POLICY: std::sync::OnceLock<RetryPolicy> = std::sync::OnceLock::new();
@@ -37,7 +39,7 @@ pub fn retry_policy() -> RetryPolicy {
 /// A backoff with the policy's delays (or the HTTP sources' defaults).
 fn policy_backoff() -> Backoff {
     let p = retry_policy();
-    Backoff::new(p.initial.unwrap_or(RETRY_INITIAL), p.max.unwrap_or(RETRY_MAX))
+    Backoff::new(p.initial.unwrap_or(RETRY_INITIAL), p.max.unwrap_or(RETRY_MAX)).with_factor(p.factor)
 }
 /// Longest `Retry-After` waited for (a larger one is taken as this).
 const RETRY_AFTER_MAX: Duration = Duration::from_secs(120);

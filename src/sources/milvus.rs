@@ -224,7 +224,7 @@ impl Milvus {
         let mut last = String::new();
         let policy = super::http::retry_policy();
         let attempts = policy.max_attempts.unwrap_or(5).max(1);
-        let backoff = crate::util::Backoff::new(policy.initial.unwrap_or(Duration::from_millis(400)), policy.max.unwrap_or(Duration::from_secs(30)));
+        let backoff = crate::util::Backoff::new(policy.initial.unwrap_or(Duration::from_millis(400)), policy.max.unwrap_or(Duration::from_secs(30))).with_factor(policy.factor);
         for attempt in 0..attempts {
             if attempt > 0 {
                 tokio::time::sleep(backoff.delay(attempt - 1)).await;

@@ -1,6 +1,7 @@
 //! Integration tests: the real binary against a real PostgreSQL + pgvector
 //! (started by `scripts/setup.sh`) and embedded VelesDB.
 
+mod api;
 mod chroma;
 mod chroma_dir;
 mod common;

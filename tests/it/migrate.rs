@@ -302,7 +302,7 @@ fn source_retry_policy_comes_from_the_flags() {
     let d = TestDir::new();
     let started = std::time::Instant::now();
     let e = fails(
-        &["--source-max-attempts", "2", "--source-retry-initial-ms", "1", "export", "chroma", "--url", "http://127.0.0.1:1", "--collection", "c", "--out", d.path("a").to_str().unwrap()],
+        &["--source-max-attempts", "2", "--source-retry-initial-ms", "1", "--source-retry-factor", "1.5", "export", "chroma", "--url", "http://127.0.0.1:1", "--collection", "c", "--out", d.path("a").to_str().unwrap()],
         1,
     );
     assert!(e.contains("gave up after 2 attempts") && e.contains("cannot reach the server"), "{e}");
