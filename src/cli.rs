@@ -964,6 +964,11 @@ pub(crate) async fn connect(source: SourceArgs) -> Result<(Vec<AnySource>, Vec<S
             let (srcs, skipped) = supabase::connect_all(args).await?;
             (any(srcs), skipped, strict)
         }
+        SourceArgs::Chroma { args, .. } if args.every.all && args.path.is_some() => {
+            let found = chroma_dir::discover(args.clone()).await?;
+            let (srcs, skipped) = connect_each(found, |c| chroma_dir::ChromaDir::open(chroma::Args { collection: c, every: Default::default(), ..args.clone() }))?;
+            (any(srcs), skipped, args.every.strict)
+        }
         SourceArgs::Chroma { args, .. } if args.every.all => {
             let found = chroma::discover(args.clone()).await?;
             let (srcs, skipped) = connect_each(found, |c| chroma::Chroma::connect(chroma::Args { collection: c, every: Default::default(), ..args.clone() }))?;

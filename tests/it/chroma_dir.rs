@@ -97,6 +97,19 @@ fn chroma_directory_exports_what_the_server_returns_and_resumes() {
     let v = ok_json(&["validate", d.path("path-mix").to_str().unwrap(), "--to", db.to_str().unwrap(), "--collection", "mix", "--strict"]);
     assert_eq!(v["ok"], true, "{v:#}");
 
+    // --all reads the collection list from the directory (no server runs now):
+    // each collection's chunks are those of its single export.
+    let all = d.path("path-all");
+    let r = ok_json(&["export", "chroma", "--path", data.to_str().unwrap(), "--all", "--out", all.to_str().unwrap(), "--chunk-rows", "300"]);
+    assert_eq!(r["collections"].as_array().unwrap().len(), 2, "{r:#}");
+    let m = manifest(&all);
+    for c in m["collections"].as_array().unwrap() {
+        let name = c["name"].as_str().unwrap();
+        let hashes: Vec<(String, String)> = c["chunks"].as_array().unwrap().iter().map(|k| (k["file"].as_str().unwrap().rsplit('/').next().unwrap().to_owned(), k["blake3"].as_str().unwrap().to_owned())).collect();
+        let single: Vec<(String, String)> = chunk_hashes(&d.path(&format!("path-{name}"))).into_iter().map(|(f, h)| (f.rsplit('/').next().unwrap().to_owned(), h)).collect();
+        assert_eq!(hashes, single, "{name}");
+    }
+
     // Killed exports resume to the same chunks.
     let snap = d.path("killed");
     let mut args = vec!["--quiet".to_string()];

@@ -121,6 +121,27 @@ fn replay(e: &mut Logged, seq: i64, op: i64, has_vector: bool) -> std::result::R
     Ok(())
 }
 
+/// Every collection of the directory's tenant/database, described as the
+/// export would record it (for `export chroma --path DIR --all`).
+pub async fn discover(args: Args) -> Result<Vec<super::Discovered>> {
+    let lister = ChromaDir::open(Args { collection: String::new(), every: Default::default(), ..args.clone() })?;
+    lister.check_layout()?;
+    let sql = "SELECT c.name FROM collections c JOIN databases d ON d.id = c.database_id WHERE d.tenant_id = ?1 AND d.name = ?2 ORDER BY c.name";
+    let mut stmt = lister.sql(lister.db.prepare(sql))?;
+    let names: Vec<String> = lister.sql(stmt.query_map(params![args.tenant, args.database], |r| r.get(0)).and_then(|r| r.collect()))?;
+    drop(stmt);
+    drop(lister);
+    let mut out = Vec::new();
+    for name in names {
+        let source_name = format!("{}/{}", args.tenant, args.database);
+        match ChromaDir::open(Args { collection: name.clone(), every: Default::default(), ..args.clone() }) {
+            Ok(mut src) => out.push(super::Discovered::of(&mut src, source_name, name).await),
+            Err(e) => out.push(super::Discovered { schema: source_name, table: name, rows_estimate: None, collection: None, problem: Some(e.to_string()) }),
+        }
+    }
+    Ok(out)
+}
+
 impl ChromaDir {
     /// Check the directory and open its database read-only.
     pub fn open(args: Args) -> Result<ChromaDir> {
