@@ -415,7 +415,9 @@ pub fn read_ids(loc: &Location, entry: &crate::snapshot::CollectionEntry, k: &Ch
                 .map_err(|e| Error::Chunk { collection: entry.name.clone(), file: k.file.clone(), message: format!("cannot open: {e}") })?;
             ids_of(f, entry, k)
         }
-        Location::Store(_) => ids_of(bytes::Bytes::from(loc.read_chunk_verified(&entry.name, k)?), entry, k),
+        // The footer and the id column only, by byte ranges: the vectors are
+        // fetched (and the whole file hash-checked) once, when it is decoded.
+        Location::Store(r) => ids_of(r.ranges(k), entry, k),
     }
 }
 

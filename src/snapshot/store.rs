@@ -133,6 +133,45 @@ impl std::fmt::Debug for Remote {
     }
 }
 
+/// One object read by byte ranges (one GET each), for a Parquet reader.
+pub struct RangeReader {
+    store: Arc<dyn ObjectStore>,
+    key: ObjPath,
+    url: String,
+    /// The size the manifest gives (a different real size fails the reads).
+    len: u64,
+}
+
+impl RangeReader {
+    fn fetch(&self, start: u64, end: u64) -> parquet::errors::Result<Bytes> {
+        let got = block_on(self.store.get_range(&self.key, start..end))
+            .map_err(|e| parquet::errors::ParquetError::General(format!("reading bytes {start}..{end} of {}: {}", self.url, explain(&e))))?;
+        if got.len() as u64 != end - start {
+            return Err(parquet::errors::ParquetError::General(format!("{}: asked for {} bytes, got {}", self.url, end - start, got.len())));
+        }
+        Ok(got)
+    }
+}
+
+impl parquet::file::reader::Length for RangeReader {
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+impl parquet::file::reader::ChunkReader for RangeReader {
+    type T = bytes::buf::Reader<Bytes>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        use bytes::Buf;
+        Ok(self.fetch(start, self.len)?.reader())
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        self.fetch(start, start + length as u64)
+    }
+}
+
 /// Retries of one request: connection failures and 5xx, with backoff.
 /// Bounded so that an unreachable endpoint fails in seconds, not minutes.
 const MAX_RETRIES: usize = 4;
@@ -305,6 +344,15 @@ impl Remote {
         };
         check_bytes(&buf, entry.bytes, &entry.blake3)?;
         Ok(buf)
+    }
+
+    /// The chunk `entry` as a Parquet [`ChunkReader`]: byte ranges fetched
+    /// on demand (the footer, then only the columns read). Nothing is
+    /// hash-checked: use it where a whole, verified read follows anyway.
+    ///
+    /// [`ChunkReader`]: parquet::file::reader::ChunkReader
+    pub fn ranges(&self, entry: &ChunkEntry) -> RangeReader {
+        RangeReader { store: self.store.clone(), key: self.key(&entry.file), url: self.url_of(&entry.file), len: entry.bytes }
     }
 
     /// Every object under the prefix: (snapshot-relative path, size), sorted.
