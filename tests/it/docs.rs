@@ -65,6 +65,11 @@ doc_tests! {
     doc_troubleshooting => "docs/troubleshooting.md",
     doc_sources_pgvector => "docs/sources/pgvector.md",
     doc_sources_supabase => "docs/sources/supabase.md",
+    doc_sources_chroma => "docs/sources/chroma.md",
+    doc_sources_qdrant => "docs/sources/qdrant.md",
+    doc_sources_milvus => "docs/sources/milvus.md",
+    doc_sources_pinecone => "docs/sources/pinecone.md",
+    doc_sources_weaviate => "docs/sources/weaviate.md",
 }
 
 const PEERS: &[&str] = &["none", "pg", "pgbouncer", "chroma", "qdrant", "milvus", "pinecone", "weaviate", "velesdb-server"];
