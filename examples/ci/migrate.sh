@@ -12,6 +12,7 @@
 #                       or a VelesDB data directory (required)
 #   VELESDB_API_KEY     the server's API key (optional; a secret)
 #   VELESDB_COLLECTION  destination collection (default: SOURCE_TABLE)
+#   VELESDB_VECTOR      the vector column to import when the table has several
 #   SOURCE_KIND         pgvector (default) or supabase
 #   SNAPSHOT_DIR        snapshot directory (default ./snapshot); re-running
 #                       the script resumes the export and the import from it
@@ -23,13 +24,16 @@
 # With GITHUB_STEP_SUMMARY set (GitHub Actions), appends a Markdown summary.
 set -euo pipefail
 
-: "${DATABASE_URL:?set DATABASE_URL to the source PostgreSQL URL}"
-: "${SOURCE_TABLE:?set SOURCE_TABLE to the table to export}"
-: "${VELESDB_TARGET:?set VELESDB_TARGET to a velesdb-server URL or a data directory}"
+need() { [[ -n "${!1:-}" ]] || { echo "migrate.sh: set $1 ($2)" >&2; exit 2; }; }
+need DATABASE_URL "the source PostgreSQL URL"
+need SOURCE_TABLE "the table to export"
+need VELESDB_TARGET "a velesdb-server URL or a VelesDB data directory"
 COLLECTION="${VELESDB_COLLECTION:-$SOURCE_TABLE}"
 KIND="${SOURCE_KIND:-pgvector}"
 SNAP="${SNAPSHOT_DIR:-./snapshot}"
 VM="${VELESDB_MIGRATE:-velesdb-migrate}"
+DEST=(--to "$VELESDB_TARGET" --collection "$COLLECTION")
+[[ -n "${VELESDB_VECTOR:-}" ]] && DEST+=(--vector "$VELESDB_VECTOR")
 REPORTS="$(mktemp -d)"
 trap 'rm -rf "$REPORTS"' EXIT
 
@@ -66,10 +70,10 @@ echo "exported $(field "$REPORTS/export.json" rows) rows in $(field "$REPORTS/ex
 step verify 11 verify "$SNAP"
 echo "verified $(field "$REPORTS/verify.json" chunks_checked) chunks"
 
-step import 12 import "$SNAP" --to "$VELESDB_TARGET" --collection "$COLLECTION"
+step import 12 import "$SNAP" "${DEST[@]}"
 echo "imported $(field "$REPORTS/import.json" points_upserted) points ($(field "$REPORTS/import.json" chunks_skipped) chunks already done)"
 
-step validate 13 validate "$SNAP" --to "$VELESDB_TARGET" --collection "$COLLECTION" --strict
+step validate 13 validate "$SNAP" "${DEST[@]}" --strict
 rows="$(field "$REPORTS/validate.json" rows_compared)"
 echo "validated $rows rows: ok"
 

@@ -33,10 +33,12 @@ def main():
     ap.add_argument("--out", required=True, help="snapshot directory")
     ap.add_argument("--to", required=True, help="VelesDB data directory or http://HOST:PORT")
     ap.add_argument("--collection-name", help="VelesDB collection (default: the table)")
+    ap.add_argument("--vector", help="the dense vector column to import, when the table has several")
     a = ap.parse_args()
     if not os.environ.get("DATABASE_URL"):
         sys.exit("set DATABASE_URL to the source database URL")
     coll = ["--collection", a.collection_name] if a.collection_name else []
+    coll += ["--vector", a.vector] if a.vector else []
 
     exp = run("export", "export", "pgvector", "--schema", a.schema, "--table", a.table, "--out", a.out)
     print(f"export: {exp['rows']} rows in {exp['chunks']} chunks", file=sys.stderr)

@@ -28,6 +28,11 @@
 //!   `<!-- doc-test: stderr-contains=TEXT -->` (repeatable): its stderr must
 //!   contain TEXT.
 //!
+//! A ```text block right after a run block (nothing but blank lines between)
+//! is the output that block prints: each of its lines must be a line the
+//! block printed (stdout or stderr), where `…` stands for any text (timings,
+//! sizes, dates). Put prose between them to show a text block unchecked.
+//!
 //! Blocks run in one fresh temporary directory per file (state carries
 //! across blocks through files there): bash/sh with `bash -euo pipefail -c`,
 //! python with the venv's python. Other info strings are shown only and must
@@ -77,7 +82,7 @@ const RUN_LANGS: &[&str] = &["bash", "sh", "python"];
 const SHOW_LANGS: &[&str] = &["text", "json", "yaml", "toml", "sql"];
 const BLOCK_TIMEOUT: Duration = Duration::from_secs(900);
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 struct Block {
     lang: String,
     /// 1-based line of the opening fence.
@@ -86,6 +91,9 @@ struct Block {
     skip: Option<String>,
     exit: Option<i32>,
     stderr_contains: Vec<String>,
+    /// A ```text block right after this one (only blank lines between): the
+    /// output it shows, checked line by line.
+    shows: Option<(usize, String)>,
 }
 
 #[derive(Debug, Default)]
@@ -101,6 +109,7 @@ fn parse(file: &str, md: &str) -> Doc {
     let mut doc = Doc::default();
     let mut pending = Block::default();
     let mut pending_line: Option<usize> = None;
+    let mut follows_run_block = false;
     let lines: Vec<&str> = md.lines().collect();
     let mut i = 0;
     while i < lines.len() {
@@ -133,6 +142,7 @@ fn parse(file: &str, md: &str) -> Doc {
             } else {
                 panic!("{file}:{n}: unknown doc-test annotation {a:?} (peers=, pinecone-indexes=, skip (reason), exit=N, stderr-contains=TEXT)");
             }
+            follows_run_block = false;
             i += 1;
             continue;
         }
@@ -169,11 +179,15 @@ fn parse(file: &str, md: &str) -> Doc {
                 b.line = n;
                 b.body = body;
                 doc.blocks.push(b);
+            } else if lang == "text" && follows_run_block {
+                doc.blocks.last_mut().unwrap().shows = Some((n, body));
             }
+            follows_run_block = runs;
             i = j + 1;
             continue;
         }
         if !t.is_empty() {
+            follows_run_block = false;
             if let Some(a) = pending_line {
                 panic!("{file}:{a}: a doc-test annotation must come right before the code block it applies to");
             }
@@ -340,6 +354,26 @@ fn run_script(mut cmd: Command, cwd: &Path, env: &[(String, String)], logs: &Pat
     }
 }
 
+/// `got` is the line `want` shows, where each `…` in `want` stands for any text.
+fn matches_shown(want: &str, got: &str) -> bool {
+    let parts: Vec<&str> = want.split('…').collect();
+    if parts.len() == 1 {
+        return want == got;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !got.starts_with(first) || !got[first.len()..].ends_with(last) || got.len() < first.len() + last.len() {
+        return false;
+    }
+    let mut rest = &got[first.len()..got.len() - last.len()];
+    for p in &parts[1..parts.len() - 1] {
+        match rest.find(p) {
+            Some(i) => rest = &rest[i + p.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
 fn tail(s: &str, n: usize) -> &str {
     if s.len() <= n {
         return s;
@@ -392,6 +426,17 @@ fn run_doc(file: &str) {
         assert_eq!(r.code, Some(want), "{}", show());
         for s in &b.stderr_contains {
             assert!(r.stderr.contains(s.as_str()), "stderr does not contain {s:?}:\n{}", show());
+        }
+        if let Some((line, shown)) = &b.shows {
+            let printed: Vec<&str> = r.stdout.lines().chain(r.stderr.lines()).map(str::trim_end).collect();
+            for want in shown.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
+                assert!(
+                    printed.iter().any(|got| matches_shown(want, got)),
+                    "{file}:{line}: the output shown has a line the block at line {} did not print:\n  {want}\n{}",
+                    b.line,
+                    show()
+                );
+            }
         }
         ran += 1;
     }
@@ -464,6 +509,9 @@ fn annotations_are_parsed_strictly() {
     assert_eq!(d.blocks.len(), 2);
     assert_eq!((d.blocks[0].line, d.blocks[0].exit, d.blocks[0].stderr_contains.as_slice()), (6, Some(2), &["error[VM-USAGE]".to_owned()][..]));
     assert_eq!(d.blocks[1].skip.as_deref(), Some("needs the cloud"));
+    assert_eq!(d.blocks[0].shows, Some((10, "out\n".to_owned())));
+    assert!(matches_shown("exported … rows in … s", "exported 5 rows in 0.1 s"));
+    assert!(matches_shown("a…", "abc") && matches_shown("…c", "abc") && !matches_shown("a…b…c", "acb") && !matches_shown("ab…ba", "aba"));
     for (bad, why) in [
         ("```\nls\n```\n", "needs a language"),
         ("```console\nls\n```\n", "neither run"),
