@@ -339,14 +339,14 @@ fn run_script(mut cmd: Command, cwd: &Path, env: &[(String, String)], logs: &Pat
             break Some(s);
         }
         if start.elapsed() > BLOCK_TIMEOUT {
-            let _ = Command::new("kill").args(["-KILL", &format!("-{}", child.id())]).status();
+            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status();
             let _ = child.wait();
             break None;
         }
         std::thread::sleep(Duration::from_millis(20));
     };
     // Leftover background processes of the block (none expected) go too.
-    let _ = Command::new("kill").args(["-KILL", &format!("-{}", child.id())]).stderr(Stdio::null()).status();
+    let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).stderr(Stdio::null()).status();
     Ran {
         code: status.and_then(|s| s.code()),
         stdout: std::fs::read_to_string(logs.join("stdout")).unwrap_or_default(),
