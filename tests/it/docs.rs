@@ -212,7 +212,11 @@ impl Drop for Peers {
     fn drop(&mut self) {
         self._guards.clear();
         if let Some(db) = &self.db {
-            psql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE);"));
+            // Not `psql()`: a panic here, while a failed test unwinds, would abort the run.
+            let _ = Command::new("bash")
+                .arg(repo().join("scripts/pg.sh"))
+                .args(["psql", "-q", "-c", &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")])
+                .output();
         }
     }
 }
@@ -654,4 +658,103 @@ fn github_actions_workflow_runs() {
     // The destination really holds the rows: validate again from here.
     let v = ok_json(&["validate", &uploads[0], "--to", &peer("VELESDB_URL"), "--collection", "documents", "--strict"]);
     assert_eq!(v["ok"], true, "{v:#}");
+}
+
+// ---- README ----
+
+const COMMANDS: &[&str] =
+    &["export", "import", "resume", "migrate", "from", "verify", "pack", "unpack", "discover", "inspect", "validate", "config", "init", "diff"];
+/// Commands whose first argument is a sub-subcommand (a source, `validate`).
+const NESTED: &[&str] = &["export", "discover", "migrate", "from", "init", "config"];
+const SOURCES: &[&str] = &["pgvector", "supabase", "chroma", "qdrant", "milvus", "pinecone", "weaviate"];
+
+fn help(path: &[&str]) -> String {
+    static CACHE: std::sync::Mutex<BTreeMap<String, String>> = std::sync::Mutex::new(BTreeMap::new());
+    let key = path.join(" ");
+    if let Some(h) = CACHE.lock().unwrap().get(&key) {
+        return h.clone();
+    }
+    let o = Command::new(bin()).args(path).arg("--help").output().unwrap();
+    assert!(o.status.success(), "velesdb-migrate {key} --help: {}", text(&o));
+    let h = String::from_utf8_lossy(&o.stdout).into_owned();
+    CACHE.lock().unwrap().insert(key, h.clone());
+    h
+}
+
+/// `--flag` as a whole option name in `help`.
+fn help_has(help: &str, flag: &str) -> bool {
+    help.match_indices(flag).any(|(i, _)| !help[i + flag.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-'))
+}
+
+/// The README's ```bash blocks are synopses (`[--schema public]`, `…`,
+/// `a|b`), not runnable commands; the runnable forms are in docs/ and run
+/// by the tests above. Here every synopsis line is checked against the real
+/// CLI: each `velesdb-migrate …` names a real (sub)command and only flags
+/// that command accepts (from its `--help`), and each `bash scripts/…` exists.
+#[test]
+fn readme_synopses_match_the_cli() {
+    let md = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let mut blocks = Vec::new();
+    let mut cur: Option<(usize, String)> = None;
+    for (i, l) in md.lines().enumerate() {
+        match (&mut cur, l.trim_start().strip_prefix("```")) {
+            (None, Some("bash")) => cur = Some((i + 1, String::new())),
+            (Some(_), Some("")) => blocks.push(cur.take().unwrap()),
+            (Some((_, body)), _) => {
+                body.push_str(l);
+                body.push('\n');
+            }
+            _ => {}
+        }
+    }
+    assert!(blocks.len() >= 10, "README bash blocks not found");
+    let (mut commands, mut flags) = (0, 0);
+    for (line, body) in &blocks {
+        for cmd in body.replace("\\\n", " ").lines() {
+            // Drop a trailing comment (`  # …`).
+            let cmd = cmd.split(" #").next().unwrap().trim();
+            if cmd.is_empty() || cmd.starts_with('#') || cmd.starts_with("export ") {
+                continue;
+            }
+            if let Some(script) = cmd.strip_prefix("bash ") {
+                let script = script.split_whitespace().next().unwrap();
+                assert!(repo().join(script).exists(), "README.md:{line}: {script} does not exist");
+                continue;
+            }
+            let rest = cmd.strip_prefix("velesdb-migrate").unwrap_or_else(|| panic!("README.md:{line}: not a velesdb-migrate command: {cmd}"));
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            // The command path: the first known command, then its source (or `a|b|c`, or `<source>`).
+            let at = words.iter().position(|w| COMMANDS.contains(w));
+            let mut paths: Vec<Vec<&str>> = vec![vec![]];
+            if let Some(at) = at {
+                let c = words[at];
+                paths = vec![vec![c]];
+                if NESTED.contains(&c) {
+                    let sub = words.get(at + 1).copied().unwrap_or("");
+                    let subs: Vec<&str> = if sub == "<source>" { SOURCES.to_vec() } else { sub.split('|').collect() };
+                    paths = subs.iter().map(|s| vec![c, *s]).collect();
+                }
+            }
+            for path in &paths {
+                // A flag may belong to the command or to a parent (`migrate --to`, global flags).
+                let h: String = (0..=path.len()).rev().map(|n| help(&path[..n])).collect();
+                commands += 1;
+                for w in rest.split(|c: char| c.is_whitespace() || c == '[' || c == ']' || c == '|' || c == '"' || c == '\'') {
+                    let Some(name) = w.strip_prefix("--") else { continue };
+                    let name: String = name.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+                    if name.is_empty() {
+                        continue;
+                    }
+                    let flag = format!("--{name}");
+                    assert!(
+                        help_has(&h, &flag),
+                        "README.md:{line}: `velesdb-migrate {}` has no {flag} (synopsis: {cmd})",
+                        path.join(" ")
+                    );
+                    flags += 1;
+                }
+            }
+        }
+    }
+    eprintln!("README.md: {} bash blocks, {commands} command synopses and {flags} flags checked against --help", blocks.len());
 }
