@@ -3,7 +3,6 @@
     python3 chroma.py --url http://localhost:8000 --collection docs --out ./snap --to ./velesdb-data
     python3 chroma.py --path /var/lib/chroma --collection docs --out ./snap --to ./velesdb-data  # no server
 
-
 Shape shared by every example (see README.md): prints one JSON object on
 stdout, progress on stderr; exits 0, or with the exit code of the failed step.
 A token, if the server needs one, stays in CHROMA_TOKEN, which velesdb-migrate reads.

@@ -3,7 +3,6 @@
     python3 milvus.py --url http://localhost:19530 --collection docs --out ./snap --to ./velesdb-data
     python3 milvus.py --url … --collection docs --partition p1 --filter 'year > 2020' --out ./snap --to ./velesdb-data
 
-
 Shape shared by every example (see README.md): prints one JSON object on
 stdout, progress on stderr; exits 0, or with the exit code of the failed step.
 Credentials (`user:password` or an API key), if the server needs them, stay in

@@ -3,7 +3,6 @@
     python3 qdrant.py --url http://localhost:6333 --collection docs --out ./snap --to ./velesdb-data
     python3 qdrant.py --url … --collection docs --vector text --out ./snap --to ./velesdb-data  # named vectors
 
-
 Shape shared by every example (see README.md): prints one JSON object on
 stdout, progress on stderr; exits 0, or with the exit code of the failed step.
 The API key, if the server needs one, stays in QDRANT_API_KEY, which velesdb-migrate reads.
