@@ -35,6 +35,7 @@ cmd_start() {
   cat >"$dir/pgbouncer.ini" <<INI
 [databases]
 postgres = host=127.0.0.1 port=$PG_PORT dbname=postgres
+* = host=127.0.0.1 port=$PG_PORT
 
 [pgbouncer]
 listen_addr = 127.0.0.1

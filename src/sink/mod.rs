@@ -64,8 +64,44 @@ impl Destination {
     /// Stable identity for import journals.
     pub fn key(&self) -> String {
         match self {
-            Destination::Embedded(dir) => std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone()).display().to_string(),
+            Destination::Embedded(dir) => stable_path(dir).display().to_string(),
             Destination::Rest(o) => o.base.clone(),
         }
+    }
+}
+
+/// `p` canonicalized; for a directory not created yet, its nearest existing
+/// ancestor canonicalized plus the rest, so the key is the same before and
+/// after the first import creates it (a relative `--to ./db` otherwise gave
+/// the first run's journal another key, and a re-run imported everything again).
+fn stable_path(p: &std::path::Path) -> PathBuf {
+    if let Ok(c) = std::fs::canonicalize(p) {
+        return c;
+    }
+    match (p.parent(), p.file_name()) {
+        (Some(parent), Some(name)) => {
+            let parent = if parent.as_os_str().is_empty() { std::path::Path::new(".") } else { parent };
+            stable_path(parent).join(name)
+        }
+        _ => p.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_key_is_the_same_before_and_after_the_directory_exists() {
+        // Through a symlink, as `./db` goes through the working directory.
+        let base = tempfile::tempdir().unwrap();
+        let real = base.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        std::os::unix::fs::symlink(&real, base.path().join("link")).unwrap();
+        let dest = Destination::Embedded(base.path().join("link/db/inner"));
+        let before = dest.key();
+        std::fs::create_dir_all(real.join("db/inner")).unwrap();
+        assert_eq!(before, dest.key());
+        assert_eq!(before, std::fs::canonicalize(&real).unwrap().join("db/inner").display().to_string());
     }
 }

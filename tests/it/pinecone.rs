@@ -10,19 +10,19 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-const KEY: &str = "pc-test-key-5f2e";
+pub(crate) const KEY: &str = "pc-test-key-5f2e";
 
 /// The emulator: a control-plane port and one data-plane port per index.
-struct PineconeEmulator {
+pub(crate) struct PineconeEmulator {
     child: std::process::Child,
     control: u16,
-    url: String,
+    pub(crate) url: String,
     ports: BTreeMap<String, u16>,
 }
 
 impl PineconeEmulator {
     /// `specs`: `name:dimension:metric[:pod|serverless[:sparse]]`.
-    fn start(specs: &[&str]) -> PineconeEmulator {
+    pub(crate) fn start(specs: &[&str]) -> PineconeEmulator {
         let mut child = Command::new(python())
             .arg(repo().join("scripts/pinecone_emulator.py"))
             .arg(KEY)

@@ -10,16 +10,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// The emulator on an ephemeral loopback port (it prints the port once listening).
-struct WeaviateEmulator {
+pub(crate) struct WeaviateEmulator {
     child: std::process::Child,
     port: u16,
-    url: String,
+    pub(crate) url: String,
     key: Option<String>,
     log: PathBuf,
 }
 
 impl WeaviateEmulator {
-    fn start(dir: &Path, key: Option<&str>, max_results: usize) -> WeaviateEmulator {
+    pub(crate) fn start(dir: &Path, key: Option<&str>, max_results: usize) -> WeaviateEmulator {
         std::fs::create_dir_all(dir).unwrap();
         let log = dir.join("requests.jsonl");
         let mut cmd = Command::new(python());
