@@ -59,7 +59,18 @@ pub fn parse_args(argv: Vec<OsString>) -> Result<Cli> {
     let Some(path) = config else {
         let argv = crate::cli::relocate_migrate_flags(argv);
         crate::runlog::set_args(argv.clone());
-        return Ok(<Cli as clap::Parser>::parse_from(argv));
+        let json = wants_json(&argv);
+        return match <Cli as clap::Parser>::try_parse_from(argv) {
+            Ok(cli) => Ok(cli),
+            // With --json a usage error is reported like every other error
+            // (a JSON object on stdout, exit 2); otherwise clap prints its own.
+            Err(e) if json && e.use_stderr() => {
+                let text = e.render().to_string();
+                let text = text.trim_end().strip_prefix("error: ").unwrap_or(text.trim_end());
+                Err(Error::Usage(text.to_owned()))
+            }
+            Err(e) => e.exit(),
+        };
     };
     let cfg = file::load(&path)?;
     let resolved = resolve(&cfg, &tokens)?;

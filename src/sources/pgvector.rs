@@ -260,6 +260,16 @@ impl Source for Pgvector {
         let reltuples: f64 = row.get(2);
         let qualified = format!("{}.{}", quote_ident(&nsp), quote_ident(&rel));
         self.target = format!("{nsp}.{rel} at {}", self.address);
+        // Row level security hides rows without an error: say so up front.
+        let rls: Option<String> = sqlx::query_scalar(
+            "SELECT current_user::text FROM pg_class c, pg_roles r WHERE c.oid = $1::regclass AND r.rolname = current_user \
+             AND c.relrowsecurity AND NOT (r.rolsuper OR r.rolbypassrls) AND (c.relforcerowsecurity OR NOT pg_has_role(c.relowner, 'USAGE'))",
+        )
+        .bind(&qualified)
+        .persistent(false)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| self.sql_err("checking row level security", e))?;
 
         let cols: Vec<Column> = sqlx::query(
             "SELECT a.attname::text, t.typname::text, format_type(a.atttypid, a.atttypmod), a.atttypmod, t.typcategory::text, tn.nspname::text \
@@ -366,6 +376,12 @@ impl Source for Pgvector {
         }
         let indexes = self.indexes(&mut tx, &qualified).await?;
         let mut notes = Vec::new();
+        if let Some(role) = rls {
+            notes.push(format!(
+                "row level security is on for {nsp}.{rel} and applies to role {role}: the export reads only the rows its policies let {role} see \
+                 (an export of 0 rows may mean no policy allows SELECT); use a role with BYPASSRLS or add a SELECT policy to read them all"
+            ));
+        }
         let mut dense = Vec::new();
         let mut sparse = Vec::new();
         for c in &vec_cols {

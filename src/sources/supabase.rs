@@ -22,7 +22,8 @@ use crate::error::{Error, Result};
 pub struct Args {
     #[command(flatten)]
     pub pg: pgvector::Args,
-    /// Supabase project ref (used when --url is not given).
+    /// Supabase project ref: the URL is built from it (with --password,
+    /// --region, --pooler), and it wins over --url / DATABASE_URL.
     #[arg(long)]
     pub project_ref: Option<String>,
     /// Database password (used with --project-ref; never written or printed).
@@ -48,11 +49,11 @@ fn encode(s: &str) -> String {
 
 /// The connection URL for these arguments.
 pub fn url(a: &Args) -> Result<String> {
-    if let Some(u) = &a.pg.url {
-        return Ok(u.clone());
-    }
-    let (Some(r), Some(pw)) = (&a.project_ref, &a.password) else {
-        return Err(Error::Usage("pass --url, or --project-ref with --password (or SUPABASE_DB_PASSWORD)".into()));
+    let Some(r) = &a.project_ref else {
+        return a.pg.url.clone().ok_or_else(|| Error::Usage("pass --url (or DATABASE_URL), or --project-ref with --password (or SUPABASE_DB_PASSWORD)".into()));
+    };
+    let Some(pw) = &a.password else {
+        return Err(Error::Usage(format!("--project-ref {r} needs the database password: --password or SUPABASE_DB_PASSWORD")));
     };
     let (user, host, port) = match a.pooler.as_str() {
         "transaction" => (format!("postgres.{r}"), format!("aws-0-{}.pooler.supabase.com", a.region), 6543),
@@ -95,5 +96,11 @@ mod tests {
         assert_eq!(url(&t.a).unwrap(), "postgres://postgres:x@db.abcd.supabase.co:5432/postgres?sslmode=require");
         let t = T::parse_from(["t", "--table", "docs"]);
         assert!(url(&t.a).is_err() || std::env::var("DATABASE_URL").is_ok());
+        // The project ref wins over a URL (from --url or DATABASE_URL).
+        let t = T::parse_from(["t", "--table", "docs", "--url", "postgres://elsewhere/db", "--project-ref", "abcd", "--password", "x", "--pooler", "session"]);
+        assert_eq!(url(&t.a).unwrap(), "postgres://postgres.abcd:x@aws-0-us-east-1.pooler.supabase.com:5432/postgres?sslmode=require");
+        let t = T::parse_from(["t", "--table", "docs", "--url", "postgres://elsewhere/db", "--project-ref", "abcd"]);
+        let e = url(&t.a).unwrap_err().to_string();
+        assert!(e.contains("--project-ref abcd needs the database password"), "{e}");
     }
 }

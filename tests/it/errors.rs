@@ -158,3 +158,39 @@ fn data_directory_open_elsewhere_is_explained() {
     let e = fails(&["import", snap.to_str().unwrap(), "--to", db.to_str().unwrap(), "--collection", "c"], 1);
     assert!(e.contains("another process") && e.contains("velesdb-server"), "{e}");
 }
+
+#[test]
+fn usage_errors_with_json_are_json_too() {
+    let o = run(&["--json", "export", "pgvector", "--table", "x", "--bogus-flag"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&o)));
+    assert_eq!(v["error"]["code"], "VM-USAGE", "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("--bogus-flag"), "{v}");
+    // Without --json clap prints its own message and nothing goes to stdout.
+    let o = run(&["export", "pgvector", "--table", "x", "--bogus-flag"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty() && String::from_utf8_lossy(&o.stderr).contains("--bogus-flag"), "{}", text(&o));
+}
+
+#[test]
+fn row_level_security_that_hides_rows_is_announced() {
+    let t = table("rls");
+    let role = format!("{t}_reader");
+    psql(&format!(
+        "CREATE TABLE {t} (id int PRIMARY KEY, embedding vector(2)); INSERT INTO {t} VALUES (1, '[1,2]'), (2, '[3,4]');
+         ALTER TABLE {t} ENABLE ROW LEVEL SECURITY;
+         CREATE ROLE {role} LOGIN; GRANT SELECT ON {t} TO {role};"
+    ));
+    let d = TestDir::new();
+    let url = pg_url().replacen("postgres@", &format!("{role}@"), 1);
+    let o = run(&["export", "pgvector", "--url", &url, "--table", &t, "--out", d.path("s").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("row level security is on") && err.contains(&format!("applies to role {role}")) && err.contains("BYPASSRLS"), "{}", text(&o));
+    assert_eq!(manifest(&d.path("s"))["collections"][0]["totals"]["rows"], 0);
+    // The owner (postgres, a superuser) is not subject to it: no note, every row.
+    let o = run(&["export", "pgvector", "--url", &pg_url(), "--table", &t, "--out", d.path("s2").to_str().unwrap()]);
+    assert!(o.status.success() && !String::from_utf8_lossy(&o.stderr).contains("row level security"), "{}", text(&o));
+    assert_eq!(manifest(&d.path("s2"))["collections"][0]["totals"]["rows"], 2);
+    psql(&format!("DROP TABLE {t}; DROP ROLE {role};"));
+}
