@@ -46,6 +46,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod discover;
 pub mod error;
 pub mod metrics;
 pub mod model;

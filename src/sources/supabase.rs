@@ -22,6 +22,14 @@ use crate::error::{Error, Result};
 pub struct Args {
     #[command(flatten)]
     pub pg: pgvector::Args,
+    #[command(flatten)]
+    pub conn: Conn,
+}
+
+/// How to reach the project without `--url` (shared by `export supabase`
+/// and `discover supabase`).
+#[derive(Clone, Debug, clap::Args)]
+pub struct Conn {
     /// Supabase project ref (used when --url is not given).
     #[arg(long)]
     pub project_ref: Option<String>,
@@ -48,8 +56,13 @@ fn encode(s: &str) -> String {
 
 /// The connection URL for these arguments.
 pub fn url(a: &Args) -> Result<String> {
-    if let Some(u) = &a.pg.url {
-        return Ok(u.clone());
+    conn_url(a.pg.url.as_deref(), &a.conn)
+}
+
+/// `url` when given, else the URL `conn` builds from the project ref.
+pub fn conn_url(url: Option<&str>, a: &Conn) -> Result<String> {
+    if let Some(u) = url {
+        return Ok(u.to_owned());
     }
     let (Some(r), Some(pw)) = (&a.project_ref, &a.password) else {
         return Err(Error::Usage("pass --url, or --project-ref with --password (or SUPABASE_DB_PASSWORD)".into()));
@@ -67,6 +80,12 @@ pub async fn connect(a: Args) -> Result<pgvector::Pgvector> {
     let mut pg = a.pg.clone();
     pg.url = Some(url(&a)?);
     pgvector::Pgvector::connect_as("supabase", pg).await
+}
+
+/// Every table with a vector column, as `export supabase` would see it
+/// (only those of `schema` when given).
+pub async fn discover(url: Option<&str>, conn: &Conn, schema: Option<&str>) -> Result<Vec<super::Discovered>> {
+    pgvector::discover_in("supabase", &conn_url(url, conn)?, schema).await
 }
 
 /// `--all`: every exportable table (see [`pgvector::connect_all`]).

@@ -5,6 +5,7 @@ mod chroma;
 mod chroma_dir;
 mod common;
 mod config;
+mod discover;
 mod errors;
 mod migrate;
 mod milvus;
