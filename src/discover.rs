@@ -484,7 +484,11 @@ fn plan(source: &DiscoverSource, found: &[Discovered]) -> Result<(Vec<(&'static 
                     .join(", ")
             };
             match ok.as_slice() {
-                [] => return Err(nothing()),
+                [] if skipped.is_empty() => return Err(nothing()),
+                [] => {
+                    let why: Vec<String> = skipped.iter().map(|k| format!("{}: {}", k.source_name, k.problem)).collect();
+                    return Err(Error::Usage(format!("no config written: nothing found can be exported ({})", why.join("; "))));
+                }
                 [one] => {
                     fill.push((what, one.table.clone()));
                     if kind == Kind::Pg && !fill.iter().any(|(k, _)| *k == "schema") {
@@ -595,4 +599,90 @@ fn plan(source: &DiscoverSource, found: &[Discovered]) -> Result<(Vec<(&'static 
     about.push('\n');
     about.push_str(&choice);
     Ok((fill, about))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CollectionSchema, ElementType, IdField, IdKind, Metric, VectorField, VectorKind};
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(subcommand)]
+        s: DiscoverSource,
+    }
+
+    fn source(args: &[&str]) -> DiscoverSource {
+        T::try_parse_from(std::iter::once("t").chain(args.iter().copied())).unwrap().s
+    }
+
+    fn ok(schema: &str, table: &str) -> Discovered {
+        let vectors = vec![VectorField {
+            name: "v".into(),
+            column: "vec:v".into(),
+            kind: VectorKind::Dense,
+            element: ElementType::F32,
+            dimension: 4,
+            metric: Some(Metric::Cosine),
+            index: None,
+            source_type: None,
+        }];
+        let collection = CollectionSchema { id: IdField { name: "id".into(), kind: IdKind::String, source_type: None }, vectors, metadata: Vec::new(), document: None };
+        Discovered { rows_estimate: Some(7), collection: Some(collection), ..Discovered::new(schema.into(), table.into()) }
+    }
+
+    fn config(s: &DiscoverSource, found: &[Discovered]) -> String {
+        let (fill, about) = plan(s, found).unwrap();
+        export_config(s.source(), &fill, "f.yaml", &about)
+    }
+
+    #[test]
+    fn supabase_by_project_ref_keeps_the_password_out() {
+        let s = source(&["supabase", "--project-ref", "abcd", "--password", "pw-123", "--region", "eu-west-2"]);
+        let text = config(&s, &[ok("public", "documents")]);
+        assert!(!text.contains("pw-123"), "{text}");
+        for line in ["project-ref: abcd", "password: ${SUPABASE_DB_PASSWORD}", "region: eu-west-2", "pooler: transaction", "table: documents", "schema: public"] {
+            assert!(text.contains(&format!("\n{line}\n")), "{line}:\n{text}");
+        }
+        assert!(text.contains("Discovered at project abcd (transaction endpoint)"), "{text}");
+    }
+
+    #[test]
+    fn pinecone_prefers_a_listable_index_else_asks_for_ids() {
+        let s = source(&["pinecone", "--api-key", "k-1", "--controller-host", "http://h:1"]);
+        let mut pod = ok("pods", "__default__");
+        pod.needs = Some("--ids-file FILE".into());
+        let text = config(&s, &[Discovered::refused(String::new(), "docidx".into(), "document index".into()), pod.clone(), ok("zeta", "ns")]);
+        assert!(text.contains("\nindex: zeta\n") && text.contains("\n# ids-file:") && !text.contains("k-1"), "{text}");
+        let text = config(&s, &[pod]);
+        assert!(text.contains("\nindex: pods\n") && text.contains("\nids-file: ./ids.txt\n") && text.contains("pod-based"), "{text}");
+        assert!(plan(&s, &[Discovered::refused(String::new(), "docidx".into(), "document index".into())]).unwrap_err().to_string().contains("document index"));
+    }
+
+    #[test]
+    fn weaviate_one_tenant_and_plain_classes() {
+        let s = source(&["weaviate", "--url", "http://w:8080"]);
+        let mut t = ok("Mt", "only");
+        t.status = Some("ACTIVE".into());
+        let text = config(&s, &[t, ok("", "Plain")]);
+        assert!(text.contains("\nclass: Mt\n") && text.contains("\ntenant: only\n") && text.contains("# all-tenants: false"), "{text}");
+        assert!(text.replace("\n# ", " ").contains("set `class:` to Plain"), "{text}");
+        assert!(!text.contains("\napi-key:"), "no key given, none written: {text}");
+        let text = config(&s, &[ok("", "Plain")]);
+        assert!(text.contains("\nclass: Plain\n") && text.contains("# tenant:"), "{text}");
+    }
+
+    #[test]
+    fn collections_with_all_or_alone() {
+        let s = source(&["qdrant", "--url", "http://q:6333", "--api-key", "qk-9"]);
+        let text = config(&s, &[ok("", "a"), ok("", "b"), Discovered::refused(String::new(), "c".into(), "multi-vectors".into())]);
+        assert!(text.contains("\nall: true\n") && text.contains("\napi-key: ${QDRANT_API_KEY}\n") && !text.contains("qk-9"), "{text}");
+        assert!(text.replace("\n# ", " ").contains("c (see above)"), "{text}");
+        // Two names that collide in the snapshot are left out by --all too, with the reason.
+        let text = config(&s, &[ok("", "a"), ok("", "a"), ok("", "b")]);
+        assert!(text.contains("\ncollection: b\n") && text.replace("\n# ", " ").contains("would also be called"), "{text}");
+        assert!(plan(&s, &[ok("", "a"), ok("", "a")]).unwrap_err().to_string().contains("would also be called"));
+        assert!(plan(&s, &[]).is_err());
+    }
 }
