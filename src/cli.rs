@@ -120,7 +120,7 @@ pub enum Command {
     /// metric, index, ids and metadata, as an export would record them.
     Discover {
         #[command(subcommand)]
-        source: DiscoverSource,
+        source: crate::discover::DiscoverSource,
     },
     /// Show what a snapshot holds.
     Inspect {
@@ -190,49 +190,6 @@ pub enum SourceArgs {
         args: pinecone::Args,
         #[command(flatten)]
         common: ExportCommon,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum DiscoverSource {
-    /// Every table with a vector, halfvec or sparsevec column.
-    Pgvector {
-        /// PostgreSQL connection URL (the password is never printed).
-        #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-        url: String,
-    },
-    /// Every collection of a Chroma tenant/database.
-    Chroma {
-        /// Chroma server URL.
-        #[arg(long, default_value = "http://localhost:8000")]
-        url: String,
-        #[arg(long, default_value = "default_tenant")]
-        tenant: String,
-        #[arg(long, default_value = "default_database")]
-        database: String,
-        /// Auth token (x-chroma-token).
-        #[arg(long, env = "CHROMA_TOKEN", hide_env_values = true)]
-        token: Option<String>,
-    },
-    /// Every collection of a Qdrant server.
-    Qdrant {
-        /// Qdrant REST URL.
-        #[arg(long, default_value = "http://localhost:6333")]
-        url: String,
-        /// API key.
-        #[arg(long, env = "QDRANT_API_KEY", hide_env_values = true)]
-        api_key: Option<String>,
-    },
-    /// Every collection of a Milvus database.
-    Milvus {
-        /// Milvus gRPC address.
-        #[arg(long, default_value = "http://localhost:19530")]
-        url: String,
-        #[arg(long, default_value = "default")]
-        database: String,
-        /// `user:password` or an API key.
-        #[arg(long, env = "MILVUS_TOKEN", hide_env_values = true)]
-        token: Option<String>,
     },
 }
 
@@ -722,58 +679,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             report_verify(&out, &r, "verified");
             Ok(if r.ok() { Outcome::Ok } else { Outcome::Findings })
         }
-        Command::Discover { source } => {
-            let rt = runtime()?;
-            let found = match source {
-                DiscoverSource::Pgvector { url } => rt.block_on(pgvector::discover(&url))?,
-                DiscoverSource::Chroma { url, tenant, database, token } => {
-                    rt.block_on(chroma::discover(chroma::Args { url, path: None, collection: String::new(), every: Default::default(), tenant, database, token, filter: None }))?
-                }
-                DiscoverSource::Qdrant { url, api_key } => {
-                    rt.block_on(qdrant::discover(qdrant::Args { url, collection: String::new(), every: Default::default(), api_key, filter: None }))?
-                }
-                DiscoverSource::Milvus { url, database, token } => rt.block_on(milvus::discover(milvus::Args {
-                    url,
-                    collection: String::new(),
-                    every: Default::default(),
-                    database,
-                    token,
-                    partitions: Vec::new(),
-                    filter: None,
-                    document_field: None,
-                    load: false,
-                }))?,
-            };
-            emit(&out, &found, || {
-                if found.is_empty() {
-                    println!("no table with a vector, halfvec or sparsevec column");
-                }
-                for t in &found {
-                    let name = if t.schema.is_empty() { t.table.clone() } else { format!("{}.{}", t.schema, t.table) };
-                    let rows = t.rows_estimate.map(|n| format!("~{n} rows")).unwrap_or_else(|| "rows unknown".into());
-                    match (&t.collection, &t.problem) {
-                        (Some(c), _) => {
-                            let vectors: Vec<String> = c
-                                .vectors
-                                .iter()
-                                .map(|v| format!("{} {:?} dim {} {}", v.name, v.element, v.dimension, v.metric.map(|m| m.to_string()).unwrap_or_else(|| "metric unknown".into())))
-                                .collect();
-                            println!(
-                                "{name} ({rows}): id {} ({:?}); vectors: {}; {} metadata field(s){}",
-                                c.id.name,
-                                c.id.kind,
-                                vectors.join(", "),
-                                c.metadata.len(),
-                                c.document.as_deref().map(|d| format!("; document: {d}")).unwrap_or_default()
-                            );
-                        }
-                        (None, Some(p)) => println!("{name} ({rows}): cannot be exported as is: {p}"),
-                        (None, None) => {}
-                    }
-                }
-            });
-            Ok(Outcome::Ok)
-        }
+        Command::Discover { source } => crate::discover::run(source, &out),
         Command::Inspect { dir } => {
             let m = Location::parse(&dir, &cli.store)?.load_manifest()?;
             emit(&out, &m, || print_inspect(&m));

@@ -52,6 +52,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod discover;
 pub mod error;
 pub mod metrics;
 pub mod model;

@@ -18,6 +18,7 @@
 //! The file names its command (`command: export pgvector`); the command line
 //! may name it too (it must then agree), or name only a prefix (`export`).
 
+pub mod emit;
 mod file;
 pub mod template;
 

@@ -149,7 +149,7 @@ pub fn generate(t: &Template) -> String {
 }
 
 /// One key: its help as a comment, then `key: value` (commented when not filled).
-fn block(s: &mut String, key: &str, a: &Arg, fill: Option<&str>) {
+pub(super) fn block(s: &mut String, key: &str, a: &Arg, fill: Option<&str>) {
     s.push('\n');
     let help = a.get_long_help().or(a.get_help()).map(|h| h.to_string()).unwrap_or_default();
     let mut facts = Vec::new();
@@ -198,7 +198,7 @@ fn sentence(text: &str) -> String {
 }
 
 /// Write `text` as `#` comment lines wrapped at 79 columns (paragraphs kept).
-fn comment(s: &mut String, text: &str) {
+pub(super) fn comment(s: &mut String, text: &str) {
     for (i, para) in text.split("\n\n").enumerate() {
         if i > 0 {
             s.push_str("#\n");
@@ -221,7 +221,7 @@ fn comment(s: &mut String, text: &str) {
 }
 
 /// `v` as a YAML scalar that reads back as the same text.
-fn yaml_scalar(v: &str) -> String {
+pub(super) fn yaml_scalar(v: &str) -> String {
     let plain = !v.is_empty()
         && v.chars().all(|c| c.is_ascii_alphanumeric() || "_./:-".contains(c))
         && !v.starts_with(['-', ':', '.'])

@@ -128,7 +128,7 @@ mod tests {
 }
 
 /// One table or collection found by `discover`.
-#[derive(Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct Discovered {
     /// Schema (PostgreSQL) or tenant/database (Chroma); empty when the source has none.
     pub schema: String,
@@ -141,15 +141,36 @@ pub struct Discovered {
     /// Why it cannot be exported as it is (and the fix).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// The source's own state of it, when it has one (a Weaviate tenant's
+    /// activity status: ACTIVE, INACTIVE, OFFLOADED, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// A flag the export needs beyond the connection, and why (a pod-based
+    /// Pinecone index: `--ids-file`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub needs: Option<String>,
+    /// What the export would say about it (choices made while describing it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Discovered {
     /// Describe one collection with `source`.
     pub async fn of<S: Source>(source: &mut S, schema: String, table: String) -> Discovered {
         match source.describe().await {
-            Ok(d) => Discovered { schema, table, rows_estimate: d.count_estimate, collection: Some(d.schema), problem: None },
-            Err(e) => Discovered { schema, table, rows_estimate: None, collection: None, problem: Some(e.to_string()) },
+            Ok(d) => Discovered { rows_estimate: d.count_estimate, collection: Some(d.schema), notes: d.notes, ..Discovered::new(schema, table) },
+            Err(e) => Discovered::refused(schema, table, e.to_string()),
         }
+    }
+
+    /// Nothing known yet about `schema`.`table`.
+    pub fn new(schema: String, table: String) -> Discovered {
+        Discovered { schema, table, rows_estimate: None, collection: None, problem: None, status: None, needs: None, notes: Vec::new() }
+    }
+
+    /// `schema`.`table` cannot be exported as it is, because of `problem`.
+    pub fn refused(schema: String, table: String, problem: String) -> Discovered {
+        Discovered { problem: Some(problem), ..Discovered::new(schema, table) }
     }
 }
 

@@ -745,7 +745,13 @@ pub fn collection_name(schema: &str, table: &str) -> String {
 /// Every table (and materialized view) with a vector, halfvec or sparsevec
 /// column, each described as `export pgvector` would see it.
 pub async fn discover(url: &str) -> Result<Vec<Discovered>> {
-    let src = Pgvector::connect(Args {
+    discover_in("pgvector", url, None).await
+}
+
+/// [`discover`] naming the source `kind` (`supabase`), only the tables of
+/// `schema` when given (as `export --all --schema` would take them).
+pub async fn discover_in(kind: &'static str, url: &str, schema: Option<&str>) -> Result<Vec<Discovered>> {
+    let src = Pgvector::connect_as(kind, Args {
         url: Some(url.to_owned()),
         table: None,
         schema: None,
@@ -758,7 +764,7 @@ pub async fn discover(url: &str) -> Result<Vec<Discovered>> {
         filter: None,
     })
     .await?;
-    src.discover_tables(None).await
+    src.discover_tables(schema).await
 }
 
 /// `--all`: one source per table that discovery finds exportable (sharing

@@ -187,22 +187,8 @@ pub async fn open(args: Args) -> Result<Vec<Pinecone>> {
     let info = Arc::new(info);
     let mut out = Vec::new();
     for (ns, collection) in wanted.into_iter().zip(names) {
-        let target = format!("index {} namespace {} at {}", info.name, display_namespace(&ns), info.host);
-        out.push(Pinecone {
-            http: http.retarget(target),
-            // What opening cost in retries is reported with the first namespace.
-            startup_retries: if out.is_empty() { http.retries() } else { BTreeMap::new() },
-            count: counts.get(&ns).copied().or(Some(0)),
-            limit: AdaptiveLimit::new(args.concurrency.div_ceil(2), args.concurrency),
-            args: args.clone(),
-            info: info.clone(),
-            ids: ids.clone(),
-            namespace: ns,
-            collection,
-            missing: AtomicU64::new(0),
-            missing_sample: Mutex::new(Vec::new()),
-            first: out.is_empty(),
-        });
+        let count = counts.get(&ns).copied().or(Some(0));
+        out.push(Pinecone::namespace(&args, &http, &info, &ids, ns, collection, count, out.is_empty()));
     }
     // Without --ids-file, check now that the index can list ids (pod-based
     // ones cannot, and --index-host does not say which it is), before the
@@ -214,6 +200,72 @@ pub async fn open(args: Args) -> Result<Vec<Pinecone>> {
 }
 
 const VERSION_HEADER: &str = "X-Pinecone-Api-Version";
+
+/// Every index the API key sees (`GET /indexes`) and, per index, every
+/// namespace with its count, each described as `export pinecone --index
+/// NAME` would record it: `schema` is the index, `table` the namespace
+/// (`__default__` for the default one). A pod-based index is described too
+/// and flagged as needing `--ids-file`; an index the export cannot read
+/// (a document index, no host yet, …) carries the reason instead.
+///
+/// # Errors
+/// An empty key, or a control plane that refuses or cannot be reached.
+pub async fn discover(args: Args) -> Result<Vec<super::Discovered>> {
+    if args.api_key.trim().is_empty() {
+        return Err(Error::Usage("--api-key (or PINECONE_API_KEY) is empty".into()));
+    }
+    let base = args.controller_host.trim_end_matches('/').to_owned();
+    let http = HttpSource::new(
+        "pinecone",
+        format!("project at {base}"),
+        Some(("Api-Key", args.api_key.clone())),
+        "; check --api-key (or PINECONE_API_KEY): it must be a key of the project",
+        "; check --controller-host",
+    )?
+    .with_attempts(10);
+    let list_url = format!("{base}/indexes");
+    let list = http.call("listing indexes", || http.client.get(&list_url).header(VERSION_HEADER, API_VERSION)).await?;
+    let mut models: Vec<Value> = list["indexes"].as_array().cloned().unwrap_or_default();
+    models.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    let mut out = Vec::new();
+    for m in models {
+        let name = m["name"].as_str().unwrap_or_default().to_owned();
+        let http = http.retarget(format!("index {name} at {base}"));
+        match discover_index(&http, &args, &name, &m).await {
+            Ok(found) => out.extend(found),
+            Err(e) => out.push(super::Discovered::refused(String::new(), name, e.to_string())),
+        }
+    }
+    Ok(out)
+}
+
+/// The namespaces of one listed index (`m`: its `IndexModel`), described.
+async fn discover_index(http: &HttpSource, args: &Args, name: &str, m: &Value) -> Result<Vec<super::Discovered>> {
+    let mut info = index_info(name, m).map_err(|msg| http.err(msg))?;
+    let url = format!("{}/describe_index_stats", info.host);
+    let stats = http.call("reading the index stats", || http.client.post(&url).header(VERSION_HEADER, API_VERSION).json(&serde_json::json!({}))).await?;
+    apply_stats(&mut info, &stats).map_err(|m| http.err(m))?;
+    let counts = namespace_counts(&stats);
+    let namespaces = namespaces_to_export(&[], &counts, name).map_err(|m| http.err(m))?;
+    let names = collection_names(name, &namespaces).map_err(|m| http.err(m))?;
+    let pod = info.spec == "pod";
+    let info = Arc::new(info);
+    let index_args = Args { index: Some(name.to_owned()), index_host: None, namespaces: Vec::new(), prefix: None, ids_file: None, ..args.clone() };
+    let mut out = Vec::new();
+    for (ns, collection) in namespaces.into_iter().zip(names) {
+        let count = counts.get(&ns).copied().or(Some(0));
+        let shown = if ns.is_empty() { DEFAULT_NAMESPACE.to_owned() } else { ns.clone() };
+        let mut src = Pinecone::namespace(&index_args, http, &info, &None, ns, collection, count, out.is_empty());
+        let mut d = super::Discovered::of(&mut src, name.to_owned(), shown).await;
+        if pod {
+            d.needs = Some(
+                "--ids-file FILE (one id per line): the index is pod-based and Pinecone lists ids only in serverless indexes".into(),
+            );
+        }
+        out.push(d);
+    }
+    Ok(out)
+}
 
 /// `GET /indexes/{name}` on the control plane.
 async fn describe_index(http: &HttpSource, args: &Args) -> Result<IndexInfo> {
@@ -447,6 +499,37 @@ struct Lister {
 }
 
 impl Pinecone {
+    /// The source of namespace `ns` (collection `collection`, `count`
+    /// vectors by the stats); `first` says the index-wide notes.
+    #[allow(clippy::too_many_arguments)]
+    fn namespace(
+        args: &Args,
+        http: &HttpSource,
+        info: &Arc<IndexInfo>,
+        ids: &Option<Arc<IdsFile>>,
+        ns: String,
+        collection: String,
+        count: Option<u64>,
+        first: bool,
+    ) -> Pinecone {
+        let target = format!("index {} namespace {} at {}", info.name, display_namespace(&ns), info.host);
+        Pinecone {
+            http: http.retarget(target),
+            // What opening cost in retries is reported with the first namespace.
+            startup_retries: if first { http.retries() } else { BTreeMap::new() },
+            count,
+            limit: AdaptiveLimit::new(args.concurrency.div_ceil(2), args.concurrency),
+            args: args.clone(),
+            info: info.clone(),
+            ids: ids.clone(),
+            namespace: ns,
+            collection,
+            missing: AtomicU64::new(0),
+            missing_sample: Mutex::new(Vec::new()),
+            first,
+        }
+    }
+
     fn get(&self, url: &str) -> reqwest::RequestBuilder {
         self.http.client.get(url).header(VERSION_HEADER, API_VERSION)
     }

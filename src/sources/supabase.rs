@@ -22,6 +22,14 @@ use crate::error::{Error, Result};
 pub struct Args {
     #[command(flatten)]
     pub pg: pgvector::Args,
+    #[command(flatten)]
+    pub conn: Conn,
+}
+
+/// How to reach the project without `--url` (shared by `export supabase`
+/// and `discover supabase`).
+#[derive(Clone, Debug, clap::Args)]
+pub struct Conn {
     /// Supabase project ref: the URL is built from it (with --password,
     /// --region, --pooler), and it wins over --url / DATABASE_URL.
     #[arg(long)]
@@ -49,8 +57,13 @@ fn encode(s: &str) -> String {
 
 /// The connection URL for these arguments.
 pub fn url(a: &Args) -> Result<String> {
+    conn_url(a.pg.url.as_deref(), &a.conn)
+}
+
+/// The URL `conn` builds from the project ref (which wins), else `url`.
+pub fn conn_url(url: Option<&str>, a: &Conn) -> Result<String> {
     let Some(r) = &a.project_ref else {
-        return a.pg.url.clone().ok_or_else(|| Error::Usage("pass --url (or DATABASE_URL), or --project-ref with --password (or SUPABASE_DB_PASSWORD)".into()));
+        return url.map(str::to_owned).ok_or_else(|| Error::Usage("pass --url (or DATABASE_URL), or --project-ref with --password (or SUPABASE_DB_PASSWORD)".into()));
     };
     let Some(pw) = &a.password else {
         return Err(Error::Usage(format!("--project-ref {r} needs the database password: --password or SUPABASE_DB_PASSWORD")));
@@ -68,6 +81,12 @@ pub async fn connect(a: Args) -> Result<pgvector::Pgvector> {
     let mut pg = a.pg.clone();
     pg.url = Some(url(&a)?);
     pgvector::Pgvector::connect_as("supabase", pg).await
+}
+
+/// Every table with a vector column, as `export supabase` would see it
+/// (only those of `schema` when given).
+pub async fn discover(url: Option<&str>, conn: &Conn, schema: Option<&str>) -> Result<Vec<super::Discovered>> {
+    pgvector::discover_in("supabase", &conn_url(url, conn)?, schema).await
 }
 
 /// `--all`: every exportable table (see [`pgvector::connect_all`]).

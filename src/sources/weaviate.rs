@@ -192,6 +192,66 @@ pub async fn connect(args: Args) -> Result<Vec<Weaviate>> {
     Ok(sources)
 }
 
+/// Every class and, per multi-tenant class, every tenant with its activity
+/// status, each described as `export weaviate` would record it: a plain
+/// class has `table` = class (empty `schema`), a tenant `schema` = class and
+/// `table` = tenant (its snapshot collection is `<class>.<tenant>`). Tenants
+/// that are not active cannot be read: they carry the fix instead.
+///
+/// # Errors
+/// A server that refuses or cannot be reached while listing the classes.
+pub async fn discover(args: Args) -> Result<Vec<super::Discovered>> {
+    let plain = Args { class: String::new(), tenant: None, all_tenants: false, activate_tenants: false, skip_inactive_tenants: false, ..args };
+    let lister = Weaviate::new(plain.clone(), None)?;
+    let url = format!("{}/schema", lister.base);
+    let schema = lister.http.call("listing classes", || lister.http.client.get(&url)).await?;
+    let mut classes: Vec<(String, bool)> = schema["classes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| Some((c["class"].as_str()?.to_owned(), c["multiTenancyConfig"]["enabled"].as_bool().unwrap_or(false))))
+        .collect();
+    classes.sort();
+    let mut out = Vec::new();
+    for (class, multi) in classes {
+        let one = Args { class: class.clone(), ..plain.clone() };
+        if !multi {
+            let mut src = Weaviate::new(one, None)?;
+            out.push(super::Discovered::of(&mut src, String::new(), class).await);
+            continue;
+        }
+        let tenants = match Weaviate::new(one.clone(), None)?.tenants().await {
+            Ok(t) if t.is_empty() => {
+                out.push(super::Discovered::refused(String::new(), class, "a multi-tenant class without tenants: nothing to export".into()));
+                continue;
+            }
+            Ok(t) => t,
+            Err(e) => {
+                out.push(super::Discovered::refused(String::new(), class, e.to_string()));
+                continue;
+            }
+        };
+        for (tenant, status) in tenants {
+            let mut d = if is_active(&status) {
+                let mut src = Weaviate::new(one.clone(), Some(tenant.clone()))?;
+                super::Discovered::of(&mut src, class.clone(), tenant).await
+            } else {
+                super::Discovered::refused(
+                    class.clone(),
+                    tenant,
+                    format!(
+                        "the tenant is {status} and cannot be read; export it with --activate-tenants (sets it HOT, a write to the source), \
+                         or leave it out with --all-tenants --skip-inactive-tenants"
+                    ),
+                )
+            };
+            d.status = Some(status);
+            out.push(d);
+        }
+    }
+    Ok(out)
+}
+
 /// `--metric` for distances VelesDB lacks.
 fn parse_override(m: &str) -> Result<Metric> {
     match Metric::parse(m) {

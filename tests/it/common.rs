@@ -443,3 +443,31 @@ pub fn run_and_kill_after(args: &[&str], committed: &dyn Fn() -> usize, n: usize
     child.wait().unwrap();
     false
 }
+
+/// Run the binary in `dir` with extra environment variables.
+pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(bin()).current_dir(dir).args(args).envs(env.iter().copied()).output().expect("run velesdb-migrate")
+}
+
+/// The `--emit-config` round trip: in `dir`, run `discover ARGS --emit-config
+/// discovered.yaml` (JSON), then `config validate`, then `--config` (the
+/// export into `dir/snapshot`), then `verify`. `env` holds the secrets the
+/// file names as variables (only the runs after discover get it). Returns
+/// (what discover found, the config text, the export's JSON summary).
+pub fn emit_validate_run(dir: &Path, discover: &[&str], env: &[(&str, &str)]) -> (serde_json::Value, String, serde_json::Value) {
+    let json = |o: Output| -> serde_json::Value {
+        assert!(o.status.success(), "{}", text(&o));
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&o)))
+    };
+    let mut a = vec!["--json", "--quiet", "discover"];
+    a.extend_from_slice(discover);
+    a.extend(["--emit-config", "discovered.yaml"]);
+    let found = json(run_in(dir, &a, &[]));
+    let config = std::fs::read_to_string(dir.join("discovered.yaml")).expect("discover wrote the config");
+    let v = json(run_in(dir, &["--json", "config", "validate", "discovered.yaml"], env));
+    assert_eq!(v["valid"], true, "{v:#}\n{config}");
+    let summary = json(run_in(dir, &["--json", "--quiet", "--config", "discovered.yaml"], env));
+    let o = run_in(dir, &["--json", "verify", "snapshot"], &[]);
+    assert!(o.status.success(), "the exported snapshot does not verify: {}", text(&o));
+    (found, config, summary)
+}

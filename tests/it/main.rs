@@ -6,6 +6,7 @@ mod chroma;
 mod chroma_dir;
 mod common;
 mod config;
+mod discover;
 mod docs;
 mod errors;
 mod migrate;

@@ -379,3 +379,49 @@ fn wrong_key_pod_index_unknown_index_empty_index_prefix_and_vanished_ids() {
     assert_eq!((&s["rows"], &s["missing"]), (&json!(28), &json!(2)), "{s:#}");
     assert!(s["collections"][0]["notes"].to_string().contains("doc-00001"), "{s:#}");
 }
+
+#[test]
+fn discover_lists_every_index_and_namespace_and_emits_a_config() {
+    let e = PineconeEmulator::start(&["docs:8:dotproduct", "pods:4:cosine:pod", "empty:4:euclidean"]);
+    e.peer(&["seed", "docs", "__default__=120", "ns-a=30"]);
+    e.peer(&["seed", "pods", "__default__=40"]);
+    let d = TestDir::new();
+    let env = [("PINECONE_API_KEY", KEY)];
+    let (found, config, summary) = emit_validate_run(d.dir.path(), &["pinecone", "--api-key", KEY, "--controller-host", &e.url], &env);
+
+    let entries: Vec<(&str, &str, u64)> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["schema"].as_str().unwrap(), t["table"].as_str().unwrap(), t["rows_estimate"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(entries, [("docs", "__default__", 120), ("docs", "ns-a", 30), ("empty", "__default__", 0), ("pods", "__default__", 40)]);
+    let docs = &found[0]["collection"];
+    let vectors: Vec<(&str, &str, u64, Option<&str>)> = docs["vectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["name"].as_str().unwrap(), v["kind"].as_str().unwrap(), v["dimension"].as_u64().unwrap(), v["metric"].as_str()))
+        .collect();
+    assert_eq!(vectors, [("values", "dense", 8, Some("dot")), ("sparse_values", "sparse", 0, None)]);
+    assert_eq!((docs["id"]["kind"].as_str(), docs["metadata"].as_array().map(Vec::len)), (Some("string"), Some(0)));
+    assert_eq!(found[2]["collection"]["vectors"][0]["metric"], "l2");
+    assert!(found[0]["needs"].is_null());
+    assert!(found[3]["needs"].as_str().unwrap().contains("--ids-file") && found[3]["collection"]["vectors"][0]["metric"] == "cosine", "{found:#}");
+
+    // The config exports the first index that can list its ids, every namespace.
+    assert!(!config.contains(KEY) && config.contains("\napi-key: ${PINECONE_API_KEY}\n") && config.contains("\nindex: docs\n"), "{config}");
+    assert!(config.contains("# ids-file:") && config.contains("empty, pods"), "{config}");
+    assert_eq!(summary["rows"], 150, "{summary:#}");
+    let names: Vec<String> = manifest(&d.path("snapshot"))["collections"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(names, ["docs", "docs.ns-a"]);
+    assert!(no_file_holds(d.dir.path(), KEY), "the API key is in no file");
+
+    // Human table: the pod index flagged.
+    let o = run(&["discover", "pinecone", "--api-key", KEY, "--controller-host", &e.url]);
+    assert!(o.status.success(), "{}", text(&o));
+    let human = String::from_utf8_lossy(&o.stdout);
+    assert!(human.contains("pods/__default__") && human.contains("needs --ids-file") && human.contains("values (f32 dim 8 dot)"), "{human}");
+    let e1 = fails(&["discover", "pinecone", "--api-key", "wrong-key-123", "--controller-host", &e.url], 1);
+    assert!(e1.contains("401") && e1.contains("--api-key") && !e1.contains("wrong-key-123"), "{e1}");
+}

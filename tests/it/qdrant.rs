@@ -133,6 +133,12 @@ fn discover_lists_qdrant_and_chroma_collections() {
     let first = found.as_array().unwrap().iter().find(|t| t["table"] == "first").unwrap();
     assert_eq!(first["collection"]["vectors"][0]["metric"], "dot");
     assert_eq!(first["rows_estimate"], 10);
+    // --emit-config: both collections (`all: true`), run from the file.
+    let run_dir = d.path("emit");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let (_, config, summary) = emit_validate_run(&run_dir, &["qdrant", "--url", &q.url], &[]);
+    assert!(config.contains("\ncommand: export qdrant\n") && config.contains("\nall: true\n"), "{config}");
+    assert_eq!(summary["collections"].as_array().map(Vec::len), Some(2), "{summary:#}");
 
     let c = ChromaServer::start(&d.path("chroma"));
     c.peer(&["seed", "docs", "20"]);

@@ -372,3 +372,70 @@ fn errors_key_class_distance_and_empty_class() {
     let e = fails(&["export", "weaviate", "--url", &w.url, "--class", "Plain", "--api-key", key, "--page-size", "0", "--out", o], 2);
     assert!(e.contains("--page-size"), "{e}");
 }
+
+#[test]
+fn discover_lists_classes_and_tenants_and_emits_a_config_that_exports_the_active_ones() {
+    let d = TestDir::new();
+    let key = "weaviate-disc-key-3";
+    let w = WeaviateEmulator::start(&d.path("w"), Some(key), 10_000);
+    w.peer(&["plain", "Plain", "30"]);
+    w.peer(&["tenants", "Mt", d.path("expected.json").to_str().unwrap()]);
+    w.peer(&["distance", "Manh", "manhattan"]);
+    let dir = d.path("run");
+    std::fs::create_dir_all(&dir).unwrap();
+    let env = [("WEAVIATE_API_KEY", key)];
+    let (found, config, summary) = emit_validate_run(&dir, &["weaviate", "--url", &w.url, "--api-key", key], &env);
+
+    // Every class; every tenant of the multi-tenant one with its status.
+    let entries: Vec<(&str, &str, Option<&str>)> =
+        found.as_array().unwrap().iter().map(|t| (t["schema"].as_str().unwrap(), t["table"].as_str().unwrap(), t["status"].as_str())).collect();
+    assert_eq!(
+        entries,
+        [
+            ("", "Manh", None),
+            ("Mt", "alpha", Some("ACTIVE")),
+            ("Mt", "beta", Some("ACTIVE")),
+            ("Mt", "delta", Some("OFFLOADED")),
+            ("Mt", "gamma", Some("INACTIVE")),
+            ("", "Plain", None)
+        ]
+    );
+    let by = |s: &str, t: &str| found.as_array().unwrap().iter().find(|x| x["schema"] == s && x["table"] == t).unwrap().clone();
+    let manh = by("", "Manh");
+    assert!(manh["problem"].as_str().unwrap().contains("manhattan") && manh["problem"].as_str().unwrap().contains("--metric"), "{manh}");
+    let alpha = by("Mt", "alpha");
+    assert_eq!(alpha["rows_estimate"], 120);
+    let v = &alpha["collection"]["vectors"][0];
+    assert_eq!((v["name"].as_str(), v["dimension"].as_u64(), v["metric"].as_str()), (Some("emb"), Some(12), Some("cosine")));
+    assert_eq!((v["index"]["m"].as_u64(), v["index"]["ef_construction"].as_u64()), (Some(16), Some(64)));
+    let meta: Vec<&str> = alpha["collection"]["metadata"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(meta, ["n", "who"]);
+    assert_eq!(by("Mt", "beta")["rows_estimate"], 80);
+    let gamma = by("Mt", "gamma");
+    assert!(gamma["collection"].is_null() && gamma["problem"].as_str().unwrap().contains("--activate-tenants"), "{gamma}");
+    let plain = by("", "Plain");
+    assert_eq!(plain["rows_estimate"], 30);
+    let v = &plain["collection"]["vectors"][0];
+    assert_eq!((v["name"].as_str(), v["dimension"].as_u64(), v["metric"].as_str()), (Some("default"), Some(6), Some("dot")));
+    assert_eq!(plain["collection"]["id"]["kind"], "uuid");
+    assert_eq!(plain["collection"]["metadata"][0]["name"], "i");
+
+    // The config: the first exportable class (Manh needs --metric), its active tenants; Plain offered in the comments.
+    assert!(!config.contains(key) && config.contains("\napi-key: ${WEAVIATE_API_KEY}\n"), "{config}");
+    assert!(config.contains("\nclass: Mt\n") && config.contains("\nall-tenants: true\n") && config.contains("\nskip-inactive-tenants: true\n"), "{config}");
+    assert!(config.contains("activate-tenants: true") && config.contains("Plain"), "{config}");
+    let rows: Vec<(&str, u64)> =
+        summary["collections"].as_array().unwrap().iter().map(|c| (c["collection"].as_str().unwrap(), c["rows"].as_u64().unwrap())).collect();
+    assert_eq!(rows, [("Mt.alpha", 120), ("Mt.beta", 80)], "{summary:#}");
+    assert!(!std::fs::read_to_string(dir.join("snapshot/manifest.json")).unwrap().contains(key));
+    assert_eq!(w.peer(&["tenant-status", "Mt"]).trim(), r#"{"alpha": "ACTIVE", "beta": "ACTIVE", "gamma": "INACTIVE", "delta": "OFFLOADED"}"#, "discover writes nothing");
+
+    // --metric (as on export) makes the manhattan class describable; the human table shows the statuses.
+    let o = run(&["discover", "weaviate", "--url", &w.url, "--api-key", key, "--metric", "l2"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let human = String::from_utf8_lossy(&o.stdout);
+    assert!(human.contains("Mt/gamma") && human.contains("INACTIVE") && human.contains("v (f32 dim 3 l2)") && human.contains("n, who"), "{human}");
+    // A wrong key: 401 and the flag, the key never echoed.
+    let e = fails(&["discover", "weaviate", "--url", &w.url, "--api-key", "nope-nope"], 1);
+    assert!(e.contains("401") && e.contains("--api-key") && !e.contains("nope-nope"), "{e}");
+}
