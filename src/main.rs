@@ -15,6 +15,9 @@ fn main() -> ExitCode {
         Err(e) => return fail(&e, json, false, false),
     };
     let json = cli.json;
+    if matches!(cli.command, cli::Command::Export { .. }) {
+        velesdb_migrate::util::tune_allocator_for_export();
+    }
     let log_json = cli.log_format == cli::LogFormat::Json;
     let errors_exit_2 = cli.command.errors_exit_2();
     match cli::run(cli) {

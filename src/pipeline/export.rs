@@ -9,7 +9,7 @@ use crate::metrics;
 use crate::model::{CollectionSchema, Cursor};
 use crate::progress::{Output, Progress};
 use crate::snapshot::manifest::{chunk_file, valid_collection_name};
-use crate::snapshot::{fsutil, write_chunk, ChunkEntry, CollectionEntry, Manifest, SourceInfo, Totals};
+use crate::snapshot::{fsutil, prepare_chunk, store_chunk, ChunkEntry, CollectionEntry, Manifest, SourceInfo, Totals};
 use crate::sources::{Description, Page, Skipped, Source};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,6 +19,8 @@ use std::time::Instant;
 
 /// Pages buffered between the source and the writer.
 const QUEUE: usize = 2;
+/// Chunks encoded at once (on rayon) while the writer commits them in order.
+const ENCODING: usize = 2;
 
 #[derive(Clone, Debug)]
 pub struct ExportOptions {
@@ -322,27 +324,52 @@ async fn export_collection<S: Source>(
     let mut progress = Progress::new(out, "export", &name, desc.count_estimate);
     progress.inc(manifest.collections[ci].totals.rows);
     let writer = std::thread::spawn(move || -> Result<(Manifest, u64)> {
-        let mut rows = 0u64;
-        while let Some(page) = rx.blocking_recv() {
-            let seq = manifest.collections[ci].chunks.len() as u64;
-            // No next cursor: the source said it is exhausted, so a resume reads nothing more.
-            let cursor = page.next.clone().unwrap_or(Cursor::End);
-            let t = Instant::now();
-            let entry = write_chunk(&wdir, &name, &schema, seq, &page.records, cursor)?;
-            rows += entry.rows;
-            progress.inc(entry.rows);
-            let (n, bytes) = (entry.rows, entry.bytes);
-            manifest.collections[ci].push_chunk(entry);
-            // Commit point: from here on the chunk exists.
-            manifest.save(&wdir)?;
-            publish(&wpub, &wdir, manifest.collections[ci].chunks.last())?;
-            metrics::observe(metrics::CHUNK_WRITE, t.elapsed());
-            metrics::add(metrics::ROWS_EXPORTED, n);
-            metrics::add(metrics::BYTES_EXPORTED, bytes);
-            metrics::add(metrics::CHUNKS_EXPORTED, 1);
-        }
-        progress.finish();
-        Ok((manifest, rows))
+        // Pages are encoded and hashed on rayon, up to ENCODING at once, and
+        // committed strictly in order as each one is ready.
+        futures::executor::block_on(async move {
+            let mut rows = 0u64;
+            let mut pending: std::collections::VecDeque<(u64, Cursor, tokio::sync::oneshot::Receiver<Result<crate::snapshot::EncodedChunk>>, Instant)> =
+                std::collections::VecDeque::new();
+            let mut next_seq = manifest.collections[ci].chunks.len() as u64;
+            let mut open = true;
+            while open || !pending.is_empty() {
+                let done = tokio::select! {
+                    biased;
+                    enc = async { (&mut pending.front_mut().expect("pending").2).await }, if !pending.is_empty() => enc,
+                    page = rx.recv(), if open && pending.len() < ENCODING => {
+                        let Some(page) = page else {
+                            open = false;
+                            continue;
+                        };
+                        let (tx, done) = tokio::sync::oneshot::channel();
+                        let (name, schema, seq) = (name.clone(), schema.clone(), next_seq);
+                        next_seq += 1;
+                        // No next cursor: the source said it is exhausted, so a resume reads nothing more.
+                        let cursor = page.next.clone().unwrap_or(Cursor::End);
+                        rayon::spawn(move || {
+                            let _ = tx.send(prepare_chunk(&name, &schema, seq, &page.records));
+                        });
+                        pending.push_back((seq, cursor, done, Instant::now()));
+                        continue;
+                    }
+                };
+                let (seq, cursor, _, t) = pending.pop_front().expect("pending");
+                let entry = store_chunk(&wdir, &name, seq, done.expect("chunk encoder")?, cursor)?;
+                rows += entry.rows;
+                progress.inc(entry.rows);
+                let (n, bytes) = (entry.rows, entry.bytes);
+                manifest.collections[ci].push_chunk(entry);
+                // Commit point: from here on the chunk exists.
+                manifest.save(&wdir)?;
+                publish(&wpub, &wdir, manifest.collections[ci].chunks.last())?;
+                metrics::observe(metrics::CHUNK_WRITE, t.elapsed());
+                metrics::add(metrics::ROWS_EXPORTED, n);
+                metrics::add(metrics::BYTES_EXPORTED, bytes);
+                metrics::add(metrics::CHUNKS_EXPORTED, 1);
+            }
+            progress.finish();
+            Ok((manifest, rows))
+        })
     });
 
     let mut read_result: Result<()> = Ok(());

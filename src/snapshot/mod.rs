@@ -14,7 +14,7 @@ pub mod manifest;
 pub mod store;
 pub mod verify;
 
-pub use chunk::{decode_chunk, encode_chunk, read_chunk_verified, write_chunk};
+pub use chunk::{decode_chunk, encode_chunk, prepare_chunk, read_chunk_verified, store_chunk, write_chunk, EncodedChunk};
 pub use manifest::{ChunkEntry, CollectionEntry, Manifest, SourceInfo, Totals};
 pub use store::Location;
 

@@ -101,6 +101,7 @@ pub struct Pgvector {
     address: String,
     target: String,
     plan: Option<Plan>,
+    ahead: Option<Ahead>,
 }
 
 #[derive(Debug)]
@@ -145,7 +146,7 @@ impl Pgvector {
             .connect(&url)
             .await
             .map_err(|e| Error::Source { source_kind: kind, target: target.clone(), message: connect_hint(&e) })?;
-        Ok(Pgvector { kind, args, pool, address, target, plan: None })
+        Ok(Pgvector { kind, args, pool, address, target, plan: None, ahead: None })
     }
 
     fn err(&self, message: impl Into<String>) -> Error {
@@ -173,6 +174,7 @@ impl Pgvector {
             address: self.address.clone(),
             target: format!("{schema}.{table} at {}", self.address),
             plan: None,
+            ahead: None,
         }
     }
 
@@ -522,19 +524,98 @@ impl Source for Pgvector {
 
     async fn next_page(&mut self, cursor: &Cursor, limit: usize) -> Result<Page> {
         let plan = self.plan.clone().expect("describe() runs before next_page()");
-        let mut sql = plan.select_sql.clone();
         let key = match cursor {
             Cursor::Start => None,
             Cursor::End => return Ok(Page { records: Vec::new(), next: None }),
             Cursor::Offset { .. } | Cursor::From { .. } | Cursor::AfterKeyAt { .. } | Cursor::Token { .. } => {
                 return Err(self.err("internal: this cursor cannot resume a pgvector export"))
             }
-            Cursor::AfterKey { key } => Some(match key {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            }),
+            Cursor::AfterKey { key } => Some(key_text(key)),
         };
+        // The page read ahead (see below) if it is the one asked for.
+        let ahead = match self.ahead.take() {
+            Some(a) if a.cursor == *cursor && a.limit == limit => Some(a.rows),
+            Some(a) => {
+                a.rows.abort();
+                None
+            }
+            None => None,
+        };
+        let rows = match ahead {
+            Some(task) => task.await.map_err(|e| self.err(format!("internal: reading ahead: {e}")))?,
+            None => fetch_page(self.pool.clone(), self.page_sql(&plan, key.is_some(), limit), key.clone()).await,
+        }
+        .map_err(|e| self.sql_err("reading rows", e))?;
+        let n = rows.len();
+        let next = if n < limit {
+            None
+        } else {
+            let last = rows.last().expect("a full page has rows");
+            let id = decode_id(&plan, last).map_err(|e| self.err(e))?;
+            Some(Cursor::AfterKey { key: id.to_json() })
+        };
+        // From the second page on, read the next page while this one is
+        // decoded and written: PostgreSQL works while we do. (Not after the
+        // first page: a dry run reads only that one.) The read is the same
+        // query it would be later, one page and one transaction each.
         if key.is_some() {
+            if let Some(c @ Cursor::AfterKey { key: next_key }) = &next {
+                let task = tokio::spawn(fetch_page(self.pool.clone(), self.page_sql(&plan, true, limit), Some(key_text(next_key))));
+                self.ahead = Some(Ahead { cursor: c.clone(), limit, rows: task });
+            }
+        }
+        // Decoding is CPU work: do it on rayon, not on the async runtime.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let p = plan.clone();
+        rayon::spawn(move || {
+            let _ = tx.send(rows.iter().map(|r| decode_row(&p, r)).collect::<std::result::Result<Vec<Record>, String>>());
+        });
+        let records = rx.await.expect("decoder thread").map_err(|e| self.err(e))?;
+        Ok(Page { records, next })
+    }
+}
+
+/// A cursor key as the text bound to `CAST($1 AS <id type>)`.
+fn key_text(key: &serde_json::Value) -> String {
+    match key {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A page being read ahead: its cursor and size, and the read.
+struct Ahead {
+    cursor: Cursor,
+    limit: usize,
+    rows: tokio::task::JoinHandle<std::result::Result<Vec<PgRow>, sqlx::Error>>,
+}
+
+impl Drop for Pgvector {
+    fn drop(&mut self) {
+        if let Some(a) = self.ahead.take() {
+            a.rows.abort();
+        }
+    }
+}
+
+/// One page: its own transaction, an unnamed statement (both needed behind
+/// transaction-mode poolers).
+async fn fetch_page(pool: PgPool, sql: String, key: Option<String>) -> std::result::Result<Vec<PgRow>, sqlx::Error> {
+    let mut q = sqlx::query(&sql);
+    if let Some(k) = &key {
+        q = q.bind(k);
+    }
+    let mut tx = pool.begin().await?;
+    let rows = q.persistent(false).fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+impl Pgvector {
+    /// The page query: rows after `$1` (when `after`) in id order, at most `limit`.
+    fn page_sql(&self, plan: &Plan, after: bool, limit: usize) -> String {
+        let mut sql = plan.select_sql.clone();
+        if after {
             sql.push_str(&format!("{} > CAST($1 AS {})", plan.id_sql, plan.id_type));
         } else {
             sql.push_str("TRUE");
@@ -543,27 +624,7 @@ impl Source for Pgvector {
             sql.push_str(&format!(" AND ({f})"));
         }
         sql.push_str(&format!(" ORDER BY {} LIMIT {limit}", plan.id_sql));
-        let mut q = sqlx::query(&sql);
-        if let Some(k) = &key {
-            q = q.bind(k);
-        }
-        let mut tx = self.pool.begin().await.map_err(|e| self.sql_err("starting a transaction", e))?;
-        let rows = q.persistent(false).fetch_all(&mut *tx).await.map_err(|e| self.sql_err("reading rows", e))?;
-        tx.commit().await.map_err(|e| self.sql_err("ending the transaction", e))?;
-        let n = rows.len();
-        // Decoding is CPU work: do it on rayon, not on the async runtime.
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let p = plan.clone();
-        rayon::spawn(move || {
-            let _ = tx.send(rows.iter().map(|r| decode_row(&p, r)).collect::<std::result::Result<Vec<Record>, String>>());
-        });
-        let records = rx.await.expect("decoder thread").map_err(|e| self.err(e))?;
-        let next = if n < limit {
-            None
-        } else {
-            records.last().map(|r| Cursor::AfterKey { key: r.id.to_json() })
-        };
-        Ok(Page { records, next })
+        sql
     }
 }
 
@@ -644,20 +705,25 @@ fn index_params(am: &str, name: &str, reloptions: &str) -> IndexParams {
     p
 }
 
-fn decode_row(plan: &Plan, row: &PgRow) -> std::result::Result<Record, String> {
-    let mut col = 0usize;
-    let mut next = || {
-        let v = row.try_get_raw(col).map_err(|e| e.to_string());
-        col += 1;
-        v
-    };
-    let raw = next()?;
+/// The id of a row (its first column).
+fn decode_id(plan: &Plan, row: &PgRow) -> std::result::Result<IdValue, String> {
+    let raw = row.try_get_raw(0).map_err(|e| e.to_string())?;
     let idb = raw.as_bytes().map_err(|e| format!("id: {e}"))?;
-    let id = match plan.id_kind {
+    Ok(match plan.id_kind {
         IdKind::Int => IdValue::Int(bin::int(idb)?),
         IdKind::Uint => unreachable!("PostgreSQL has no unsigned ids"),
         IdKind::String => IdValue::Str(bin::text(idb)?),
         IdKind::Uuid => IdValue::Uuid(bin::uuid(idb)?),
+    })
+}
+
+fn decode_row(plan: &Plan, row: &PgRow) -> std::result::Result<Record, String> {
+    let id = decode_id(plan, row)?;
+    let mut col = 1usize;
+    let mut next = || {
+        let v = row.try_get_raw(col).map_err(|e| e.to_string());
+        col += 1;
+        v
     };
     let ctx = |what: &str, e: String| format!("id {id}, column {what}: {e}");
     let mut dense = Vec::with_capacity(plan.dense.len());
