@@ -76,6 +76,10 @@ pub enum DiscoverSource {
         /// Chroma server URL.
         #[arg(long, default_value = "http://localhost:8000")]
         url: String,
+        /// A Chroma persistent directory to read instead of a server (no
+        /// server may have it open).
+        #[arg(long, value_name = "DIR")]
+        path: Option<std::path::PathBuf>,
         #[arg(long, default_value = "default_tenant")]
         tenant: String,
         #[arg(long, default_value = "default_database")]
@@ -200,6 +204,9 @@ impl DiscoverSource {
                     ("schema", schema.clone()),
                 ]
             }
+            DiscoverSource::Chroma { path: Some(p), tenant, database, .. } => {
+                vec![("path", Some(p.display().to_string())), ("tenant", Some(tenant.clone())), ("database", Some(database.clone()))]
+            }
             DiscoverSource::Chroma { url, tenant, database, token, .. } => {
                 vec![("url", Some(url.clone())), ("tenant", Some(tenant.clone())), ("database", Some(database.clone())), ("token", token.clone())]
             }
@@ -224,6 +231,7 @@ impl DiscoverSource {
             DiscoverSource::Pgvector { url, .. } => redact_url(url),
             DiscoverSource::Supabase { url: Some(url), .. } => redact_url(url),
             DiscoverSource::Supabase { conn, .. } => format!("project {} ({} endpoint)", conn.project_ref.as_deref().unwrap_or("?"), conn.pooler),
+            DiscoverSource::Chroma { path: Some(p), tenant, database, .. } => format!("{} (tenant {tenant}, database {database})", p.display()),
             DiscoverSource::Chroma { url, tenant, database, .. } => format!("{} (tenant {tenant}, database {database})", redact_url(url)),
             DiscoverSource::Milvus { url, database, .. } => format!("{} (database {database})", redact_url(url)),
             DiscoverSource::Qdrant { url, .. } | DiscoverSource::Weaviate { url, .. } => redact_url(url),
@@ -235,18 +243,22 @@ impl DiscoverSource {
         match self {
             DiscoverSource::Pgvector { url, schema, .. } => pgvector::discover_in("pgvector", url, schema.as_deref()).await,
             DiscoverSource::Supabase { url, conn, schema, .. } => supabase::discover(url.as_deref(), conn, schema.as_deref()).await,
-            DiscoverSource::Chroma { url, tenant, database, token, .. } => {
-                chroma::discover(chroma::Args {
+            DiscoverSource::Chroma { url, path, tenant, database, token, .. } => {
+                let args = chroma::Args {
                     url: url.clone(),
-                    path: None,
+                    path: path.clone(),
                     collection: String::new(),
                     every: Default::default(),
                     tenant: tenant.clone(),
                     database: database.clone(),
                     token: token.clone(),
                     filter: None,
-                })
-                .await
+                };
+                if path.is_some() {
+                    crate::sources::chroma_dir::discover(args).await
+                } else {
+                    chroma::discover(args).await
+                }
             }
             DiscoverSource::Qdrant { url, api_key, .. } => {
                 qdrant::discover(qdrant::Args { url: url.clone(), collection: String::new(), every: Default::default(), api_key: api_key.clone(), filter: None })

@@ -110,6 +110,16 @@ fn chroma_directory_exports_what_the_server_returns_and_resumes() {
         assert_eq!(hashes, single, "{name}");
     }
 
+    // discover reads the directory too, and its config exports every collection.
+    let cfg = d.path("discovered.yaml");
+    let found = ok_json(&["discover", "chroma", "--path", data.to_str().unwrap(), "--emit-config", cfg.to_str().unwrap()]);
+    let listed: Vec<(&str, u64)> = found.as_array().unwrap().iter().map(|c| (c["table"].as_str().unwrap(), c["rows_estimate"].as_u64().unwrap())).collect();
+    assert_eq!(listed, [("flat", manifest(&d.path("path-flat"))["collections"][0]["totals"]["rows"].as_u64().unwrap()), ("mix", dump.len() as u64)]);
+    let r = ok_json(&["--config", cfg.to_str().unwrap(), "--out", d.path("from-config").to_str().unwrap(), "--chunk-rows", "300"]);
+    assert_eq!(r["collections"].as_array().unwrap().len(), 2, "{r:#}");
+    let chunks = |m: serde_json::Value| m["collections"].as_array().unwrap().iter().map(|c| (c["name"].clone(), c["chunks"].clone())).collect::<Vec<_>>();
+    assert_eq!(chunks(manifest(&d.path("from-config"))), chunks(manifest(&all)));
+
     // Killed exports resume to the same chunks.
     let snap = d.path("killed");
     let mut args = vec!["--quiet".to_string()];
