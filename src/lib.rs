@@ -47,6 +47,7 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod interactive;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;

@@ -6,6 +6,7 @@ mod chroma_dir;
 mod common;
 mod config;
 mod errors;
+mod interactive;
 mod migrate;
 mod milvus;
 mod multi;
