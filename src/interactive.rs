@@ -164,8 +164,6 @@ struct Plan {
     keys: Vec<(String, String)>,
     /// VAR → value, for secrets typed in this session.
     typed: Vec<(String, String)>,
-    /// Environment variables the file reads (for the closing instructions).
-    vars: Vec<String>,
     /// Why a variable needs an encoded value (the URL password).
     notes: Vec<String>,
 }
@@ -198,10 +196,27 @@ impl Plan {
             .transpose()
     }
 
-    fn uses(&mut self, var: &str) {
-        if !self.vars.iter().any(|v| v == var) {
-            self.vars.push(var.to_owned());
+    /// The environment variables the file reads (`${VAR}` in its values).
+    fn vars(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (_, v) in &self.keys {
+            let mut rest = v.as_str();
+            while let Some(i) = rest.find("${") {
+                let body = &rest[i + 2..];
+                let end = body.find(['}', ':']).unwrap_or(body.len());
+                if !out.iter().any(|o| o == &body[..end]) {
+                    out.push(body[..end].to_owned());
+                }
+                rest = &body[end..];
+            }
         }
+        out
+    }
+
+    /// The typed secrets the file still reads.
+    fn typed_vars(&self) -> Vec<String> {
+        let vars = self.vars();
+        self.typed.iter().map(|(k, _)| k.clone()).filter(|k| vars.contains(k)).collect()
     }
 
     /// The config file (no secret in it: they are `${VAR}`).
@@ -215,8 +230,9 @@ impl Plan {
             kind = self.kind,
             f = file.display()
         );
-        if !self.vars.is_empty() {
-            s.push_str(&format!("#\n# Secrets are read from the environment: export {} before running it.\n", self.vars.join(", ")));
+        let vars = self.vars();
+        if !vars.is_empty() {
+            s.push_str(&format!("#\n# Secrets are read from the environment: export {} before running it.\n", vars.join(", ")));
         }
         for n in &self.notes {
             s.push_str(&format!("# {n}\n"));
@@ -384,7 +400,7 @@ fn retry<R: BufRead, W: Write>(p: &mut Prompter<R, W>) -> Ask<bool> {
 }
 
 fn remind<R: BufRead, W: Write>(p: &mut Prompter<R, W>, plan: &Plan, file: &Path) {
-    let typed: Vec<&str> = plan.typed.iter().map(|(k, _)| k.as_str()).collect();
+    let typed = plan.typed_vars();
     if !typed.is_empty() {
         p.say(format!(
             "Before running it yourself, export {} in your shell with what you typed (it was not written anywhere{}).",
@@ -392,8 +408,9 @@ fn remind<R: BufRead, W: Write>(p: &mut Prompter<R, W>, plan: &Plan, file: &Path
             if plan.notes.is_empty() { "" } else { "; see the note in the file" }
         ));
     }
-    if !plan.vars.is_empty() {
-        p.say(format!("{} reads {} from the environment.", file.display(), plan.vars.join(", ")));
+    let vars = plan.vars();
+    if !vars.is_empty() {
+        p.say(format!("{} reads {} from the environment.", file.display(), vars.join(", ")));
     }
 }
 
@@ -438,7 +455,6 @@ fn secret<R: BufRead, W: Write>(p: &mut Prompter<R, W>, plan: &mut Plan, what: &
                 match std::env::var(&var) {
                     Ok(v) if !v.is_empty() => {
                         plan.typed.retain(|(k, _)| *k != var);
-                        plan.uses(&var);
                         return Ok(Some(var));
                     }
                     _ => p.say(format!("  ✗ {var} is not set in this environment: export it and answer again, or type the {what}")),
@@ -449,7 +465,6 @@ fn secret<R: BufRead, W: Write>(p: &mut Prompter<R, W>, plan: &mut Plan, what: &
                 let var = p.ask("Environment variable the config file will read it from", Some(default_var), valid_var)?;
                 plan.typed.retain(|(k, _)| *k != var);
                 plan.typed.push((var.clone(), value));
-                plan.uses(&var);
                 return Ok(Some(var));
             }
         }
@@ -520,9 +535,8 @@ fn pg_connection<R: BufRead, W: Write>(p: &mut Prompter<R, W>, plan: &mut Plan) 
         loop {
             let var = p.ask("Name of the environment variable", Some("DATABASE_URL"), valid_var)?;
             if std::env::var(&var).is_ok_and(|v| !v.is_empty()) {
-                plan.uses(&var);
                 plan.set("url", format!("${{{var}}}"));
-                plan.notes.retain(|_| false);
+                plan.notes.clear();
                 return Ok(());
             }
             p.say(format!("  ✗ {var} is not set in this environment: export it and answer again"));
@@ -926,5 +940,9 @@ mod tests {
         assert_eq!(plan.resolved("url").unwrap().as_deref(), Some("postgres://alice:p%40ss%3Aw%2Frd@db.example:5432/app"));
         let (c, _) = plan.cli(Path::new("m.yaml"), &[]).unwrap();
         assert!(matches!(c.command, cli::Command::Migrate(_)));
+        assert_eq!(plan.vars(), ["VM_TEST_PW"]);
+        // A typed secret no longer used is not asked to be exported.
+        plan.set("url", "postgres://alice@db.example:5432/app");
+        assert!(plan.vars().is_empty() && plan.typed_vars().is_empty());
     }
 }
