@@ -20,10 +20,18 @@ struct Pty {
     seen: String,
     /// Where the last `expect` matched.
     pos: usize,
+    /// A slave descriptor kept open to read the terminal's settings.
+    slave: Option<std::fs::File>,
 }
 
 impl Pty {
     fn spawn(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Pty {
+        Pty::spawn_with(cwd, args, envs, false)
+    }
+
+    /// `keep_slave`: keep a slave descriptor to check the echo setting (the
+    /// master then sees no end of file when the program exits).
+    fn spawn_with(cwd: &Path, args: &[&str], envs: &[(&str, &str)], keep_slave: bool) -> Pty {
         // SAFETY: plain pty calls; the pre_exec closure only calls
         // async-signal-safe functions (setsid, ioctl).
         let (master, slave) = unsafe {
@@ -39,6 +47,7 @@ impl Pty {
             libc::ioctl(s, libc::TIOCSWINSZ, &ws);
             (std::fs::File::from_raw_fd(m), std::fs::File::from_raw_fd(s))
         };
+        let kept = keep_slave.then(|| slave.try_clone().unwrap());
         let mut cmd = Command::new(bin());
         cmd.current_dir(cwd)
             .args(args)
@@ -58,7 +67,18 @@ impl Pty {
         }
         let child = cmd.spawn().expect("start velesdb-migrate on a pty");
         drop(cmd); // our copies of the slave side: EOF/EIO once the child exits
-        Pty { master, child, seen: String::new(), pos: 0 }
+        Pty { master, child, seen: String::new(), pos: 0, slave: kept }
+    }
+
+    /// The terminal echoes what is typed.
+    fn echo_on(&self) -> bool {
+        let fd = self.slave.as_ref().expect("spawned with keep_slave").as_raw_fd();
+        // SAFETY: tcgetattr fills a plain C struct.
+        unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            assert_eq!(libc::tcgetattr(fd, &mut t), 0);
+            t.c_lflag & libc::ECHO != 0
+        }
     }
 
     /// Read what is available within `wait`; false at the end (child gone).
@@ -286,7 +306,8 @@ fn end_of_input_and_ctrl_c_write_nothing() {
     assert!(files_in(&cwd).is_empty(), "{:?}", files_in(&cwd));
 
     // Ctrl-C at the hidden prompt: the terminal is given back, nothing written.
-    let mut s = Pty::spawn(&cwd, &["interactive"], &[]);
+    let mut s = Pty::spawn_with(&cwd, &["interactive"], &[], true);
+    assert!(s.echo_on());
     s.expect("Choose [1]: ");
     s.send("");
     s.expect("Choose [1]: ");
@@ -296,9 +317,11 @@ fn end_of_input_and_ctrl_c_write_nothing() {
     s.expect("The database password:");
     s.send("3");
     s.expect("(typing is hidden): ");
+    assert!(!s.echo_on(), "the echo is off at the hidden prompt");
     s.send_raw(&[3]);
     s.expect("cancelled (Ctrl-C): nothing was written");
     assert_eq!(s.finish(), Some(130), "{}", s.seen);
+    assert!(s.echo_on(), "Ctrl-C gives the echo back");
     assert!(files_in(&cwd).is_empty(), "{:?}", files_in(&cwd));
 }
 
