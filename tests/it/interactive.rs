@@ -454,3 +454,55 @@ fn a_qdrant_session_into_a_velesdb_server() {
     let o = run_env_in(&cwd, &["config", "validate", cfg.to_str().unwrap()], &[("QDRANT_API_KEY", KEY)]);
     assert!(o.status.success() && !text(&o).contains(KEY), "{}", text(&o));
 }
+
+/// Chroma (a real server): its collections listed by the discover code, one
+/// migrated into an embedded directory.
+#[test]
+fn a_chroma_session_into_an_embedded_directory() {
+    let d = TestDir::new();
+    let cwd = d.path("");
+    let server = ChromaServer::start(&d.path("chroma"));
+    assert_eq!(server.peer(&["seed", "docs", "300"]).trim(), "300");
+    server.peer(&["empty", "void"]);
+    let db = d.path("db");
+    let cfg = d.path("c.yaml");
+    let mut s = Pty::spawn(&cwd, &["interactive"], &[]);
+    s.expect("Choose [1]: ");
+    s.send("3");
+    s.expect("Chroma server URL [http://localhost:8000]: ");
+    s.send(&server.url);
+    s.expect("Tenant [default_tenant]: ");
+    s.send("");
+    s.expect("Database [default_database]: ");
+    s.send("");
+    s.expect("The auth token:");
+    s.expect("Choose [1]: ");
+    s.send("none");
+    s.expect("Collection to migrate:");
+    s.expect("docs — ");
+    s.expect("Choose [1]: ");
+    s.send("docs");
+    s.expect("docs (from default_tenant/default_database/docs): 300 rows");
+    s.expect("metric cosine");
+    s.expect("Destination:");
+    s.send("embedded");
+    s.expect("VelesDB data directory [./velesdb-data]: ");
+    s.send(db.to_str().unwrap());
+    s.expect("Collection in VelesDB [docs]: ");
+    s.send("chroma_docs");
+    s.expect("Config file to write [migrate-chroma-docs.yaml]: ");
+    s.send(cfg.to_str().unwrap());
+    s.expect("(Y/n): ");
+    s.send("");
+    s.expect_within("Done. To run it again", Duration::from_secs(300));
+    assert_eq!(s.finish(), Some(0), "{}", s.seen);
+    let snap = d.path("snap");
+    ok_json(&["export", "chroma", "--url", &server.url, "--collection", "docs", "--out", snap.to_str().unwrap()]);
+    let v = ok_json(&["validate", snap.to_str().unwrap(), "--to", db.to_str().unwrap(), "--collection", "chroma_docs", "--strict"]);
+    assert_eq!(v["ok"], true, "{v:#}");
+    assert_eq!(v["actual_count"], 300, "{v:#}");
+    let o = run_env_in(&cwd, &["--json", "config", "validate", cfg.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["command"], "migrate chroma");
+}
