@@ -327,19 +327,21 @@ fn session<R: BufRead, W: Write>(p: &mut Prompter<R, W>) -> Ask<Outcome> {
 
     // Where the config goes, then the last confirmation.
     let default_file = format!("migrate-{}-{}.yaml", plan.kind, safe_name(&col.collection));
-    let file = p.ask("Config file to write", Some(&default_file), |a| {
-        let path = PathBuf::from(a);
-        if path.is_dir() {
-            return Err(format!("{a} is a directory: give a file name"));
+    let file = loop {
+        let file = p.ask("Config file to write", Some(&default_file), |a| {
+            let path = PathBuf::from(a);
+            if path.is_dir() {
+                return Err(format!("{a} is a directory: give a file name"));
+            }
+            match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() && !d.is_dir() => Err(format!("{} does not exist", d.display())),
+                _ => Ok(path),
+            }
+        })?;
+        if !file.exists() || p.yes_no(&format!("{} exists. Overwrite it?", file.display()), false)? {
+            break file;
         }
-        match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() && !d.is_dir() => Err(format!("{} does not exist", d.display())),
-            _ => Ok(path),
-        }
-    })?;
-    if file.exists() && !p.yes_no(&format!("{} exists. Overwrite it?", file.display()), false)? {
-        return Err(Stop::Cancel("the config file exists"));
-    }
+    };
     // The file must parse exactly as `--config` will read it.
     plan.cli(&file, &[])?;
     p.say("");

@@ -235,6 +235,13 @@ fn a_full_session_migrates_and_writes_a_config_that_runs_again() {
     s.expect(&format!("Collection in VelesDB [{t}]: "));
     s.send("");
     s.expect(&format!("Config file to write [migrate-pgvector-{t}.yaml]: "));
+    // An existing file is not overwritten without a yes.
+    std::fs::write(d.path("taken.yaml"), "keep me\n").unwrap();
+    s.send(d.path("taken.yaml").to_str().unwrap());
+    s.expect("taken.yaml exists. Overwrite it? (y/N): ");
+    s.send("");
+    s.expect("Config file to write [");
+    s.expect("]: ");
     s.send(cfg.to_str().unwrap());
     s.expect("url: 'postgres://vm_password_user:${VM_IT_PG_PASSWORD}@127.0.0.1:");
     s.expect("Write it and run the migration now? (Y/n): ");
@@ -249,6 +256,7 @@ fn a_full_session_migrates_and_writes_a_config_that_runs_again() {
     }
     // The hidden prompt did not echo; no secret in the transcript or the file.
     let written = std::fs::read_to_string(&cfg).unwrap();
+    assert_eq!(std::fs::read_to_string(d.path("taken.yaml")).unwrap(), "keep me\n");
     assert!(!s.seen.contains("right-password") && !s.seen.contains("wrong-password"), "{}", s.seen);
     assert!(!written.contains("right-password") && written.contains("${VM_IT_PG_PASSWORD}"), "{written}");
     assert!(!cwd.join(".velesdb-migrate").read_dir().map(|mut r| r.next().is_some()).unwrap_or(false), "the staging snapshot is removed");
