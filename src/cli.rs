@@ -138,6 +138,10 @@ pub enum Command {
     Init(crate::config::template::InitArgs),
     /// Ids added, removed and changed between two snapshots (exit 0 identical, 1 different, 2 error).
     Diff(DiffArgs),
+    /// Guided migration on a terminal: asks for the source, connection,
+    /// collection and destination, previews it, then runs it and writes the
+    /// `migrate` config file it used (secrets stay in the environment).
+    Interactive,
 }
 
 #[derive(Debug, Subcommand)]
@@ -251,7 +255,7 @@ impl SourceArgs {
         }
     }
 
-    fn common(&self) -> &ExportCommon {
+    pub(crate) fn common(&self) -> &ExportCommon {
         match self {
             SourceArgs::Pgvector { common, .. }
             | SourceArgs::Chroma { common, .. }
@@ -414,10 +418,12 @@ fn default_parallelism() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 8)
 }
 
-/// What a command produced: success, or completed with findings (exit 1).
+/// What a command produced: success, or completed with findings (exit 1),
+/// or stopped by the user at a prompt with nothing written (exit 130).
 pub enum Outcome {
     Ok,
     Findings,
+    Cancelled,
 }
 
 pub(crate) fn emit<T: Serialize>(out: &Output, value: &T, human: impl FnOnce()) {
@@ -567,6 +573,9 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let to = sink::Destination::parse(&a.to, &a.rest)?;
             let rt = runtime()?;
             let common = a.source.common();
+            if common.dry_run {
+                return Err(Error::Usage("migrate has no --dry-run: preview the source with `export <source> … --dry-run` (or use `interactive`, which shows it)".into()));
+            }
             let (given_out, chunk_rows) = (common.out.clone(), common.chunk_rows);
             let (sources, skipped, strict) = rt.block_on(connect(a.source))?;
             let out_dir = match &given_out {
@@ -687,6 +696,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         }
         Command::Config { action } => crate::config::run(action, &out),
         Command::Init(a) => crate::config::template::init(a, &out),
+        Command::Interactive => crate::interactive::run(&out),
         Command::Validate(a) => {
             let opts = validate::ValidateOptions {
                 snapshot: Location::parse(&a.dir, &cli.store)?,

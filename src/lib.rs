@@ -54,6 +54,7 @@ pub mod cli;
 pub mod config;
 pub mod discover;
 pub mod error;
+pub mod interactive;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;

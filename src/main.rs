@@ -23,6 +23,7 @@ fn main() -> ExitCode {
     match cli::run(cli) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Findings) => ExitCode::from(1),
+        Ok(Outcome::Cancelled) => ExitCode::from(130),
         Err(e) => fail(&e, json, errors_exit_2, log_json),
     }
 }

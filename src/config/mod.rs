@@ -86,6 +86,26 @@ pub fn parse_args(argv: Vec<OsString>) -> Result<Cli> {
     }
 }
 
+/// The command line a config file's `text` gives, as `--config` would read
+/// it, with `env` as the environment, and `extra` as the arguments typed
+/// after it. Returns the [`Cli`] and the full argument list (for run
+/// records). `interactive` runs the file it writes through this.
+///
+/// # Errors
+/// `Usage` for a file that is invalid, as for `--config`.
+pub fn cli_from_text(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>, extra: &[&str]) -> Result<(Cli, Vec<OsString>)> {
+    let cfg = file::parse(path, text, env)?;
+    let tokens: Vec<OsString> = extra.iter().map(OsString::from).collect();
+    let resolved = resolve(&cfg, &tokens)?;
+    let mut full = vec![OsString::from("velesdb-migrate")];
+    full.extend(resolved.argv.iter().cloned());
+    let full = crate::cli::relocate_migrate_flags(full);
+    match <Cli as clap::Parser>::try_parse_from(full.clone()) {
+        Ok(cli) => Ok((cli, full)),
+        Err(e) => Err(explain(&e, &cfg, &resolved)),
+    }
+}
+
 /// Whether `--json` is among the raw arguments (for reporting errors that
 /// happen before clap has parsed them).
 pub fn wants_json(argv: &[OsString]) -> bool {
@@ -159,8 +179,31 @@ fn tree() -> Command {
     root
 }
 
+/// Keys a config file for the command at `path` may use: the flags of the
+/// command itself, then those of the commands above it that it does not
+/// have (`migrate`'s `--to`, `--to-collection`, … for `migrate <source>`:
+/// on the command line they follow the source name too, and
+/// `cli::relocate_migrate_flags` moves them; a flag both levels have is the
+/// source's, as on the command line).
+pub(crate) fn command_keys<'a>(root: &'a Command, path: &[String]) -> std::result::Result<Vec<(String, &'a Arg)>, String> {
+    let mut out = keys(find(root, path)?);
+    for depth in (1..path.len()).rev() {
+        for (k, a) in keys(find(root, &path[..depth])?) {
+            if !out.iter().any(|(have, _)| *have == k) {
+                out.push((k, a));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The commands on `path` whose flags a config file may set, leaf first.
+fn levels<'a>(root: &'a Command, path: &[String]) -> Vec<&'a Command> {
+    (1..=path.len()).rev().filter_map(|d| find(root, &path[..d]).ok()).collect()
+}
+
 /// Keys a config file may use for `cmd`: (key, arg).
-fn keys(cmd: &Command) -> Vec<(String, &Arg)> {
+pub(crate) fn keys(cmd: &Command) -> Vec<(String, &Arg)> {
     cmd.get_arguments()
         .filter(|a| a.get_id() != "config" && matches!(a.get_action(), ArgAction::Set | ArgAction::Append | ArgAction::SetTrue | ArgAction::SetFalse | ArgAction::Count))
         .filter_map(|a| key_of(a).map(|k| (k, a)))
@@ -191,7 +234,7 @@ fn find<'a>(root: &'a Command, path: &[String]) -> std::result::Result<&'a Comma
     let mut cmd = root;
     for (i, word) in path.iter().enumerate() {
         let subs: Vec<&str> = cmd.get_subcommands().map(Command::get_name).filter(|n| *n != "help").collect();
-        match cmd.get_subcommands().find(|c| c.get_name() == word && c.get_name() != "help") {
+        match cmd.get_subcommands().find(|c| (c.get_name() == word || c.get_all_aliases().any(|a| a == word)) && c.get_name() != "help") {
             Some(c) => cmd = c,
             None => {
                 let here = path[..i].join(" ");
@@ -235,15 +278,18 @@ struct Scan {
 
 /// Split the user's arguments into subcommand words and the rest, noting
 /// which flags they set. Flags are looked up in `leaf` when known (the
-/// config file names it), else in the command reached so far.
-fn scan(root: &Command, tokens: &[OsString], leaf: Option<&Command>) -> Scan {
+/// config file names it: the command and those above it, leaf first), else
+/// in the command reached so far.
+fn scan(root: &Command, tokens: &[OsString], leaf: &[&Command]) -> Scan {
     let mut s = Scan::default();
     let mut cmd = root;
     let mut i = 0;
     while i < tokens.len() {
         let tok = &tokens[i];
         let text = tok.to_string_lossy();
-        let lookup = leaf.unwrap_or(cmd);
+        let lookup: Vec<&Command> = if leaf.is_empty() { vec![cmd] } else { leaf.to_vec() };
+        let by_long = |name: &str| lookup.iter().find_map(|c| c.get_arguments().find(|a| a.get_long() == Some(name) || a.get_all_aliases().is_some_and(|al| al.contains(&name))));
+        let by_short = |ch: char| lookup.iter().find_map(|c| c.get_arguments().find(|a| a.get_short() == Some(ch)));
         if s.dashdash {
             s.positionals += 1;
         } else if text == "--" {
@@ -253,7 +299,7 @@ fn scan(root: &Command, tokens: &[OsString], leaf: Option<&Command>) -> Scan {
                 Some((n, _)) => (n, true),
                 None => (long, false),
             };
-            if let Some(a) = lookup.get_arguments().find(|a| a.get_long() == Some(name) || a.get_all_aliases().is_some_and(|al| al.contains(&name))) {
+            if let Some(a) = by_long(name) {
                 s.given.insert(a.get_id().to_string());
                 if a.get_action().takes_values() && !inline && i + 1 < tokens.len() {
                     s.rest.push(tok.clone());
@@ -262,7 +308,7 @@ fn scan(root: &Command, tokens: &[OsString], leaf: Option<&Command>) -> Scan {
             }
         } else if text.len() > 1 && text.starts_with('-') {
             for (j, c) in text.char_indices().skip(1) {
-                let Some(a) = lookup.get_arguments().find(|a| a.get_short() == Some(c)) else { break };
+                let Some(a) = by_short(c) else { break };
                 s.given.insert(a.get_id().to_string());
                 if a.get_action().takes_values() {
                     if j + c.len_utf8() == text.len() && i + 1 < tokens.len() {
@@ -291,7 +337,7 @@ fn scan(root: &Command, tokens: &[OsString], leaf: Option<&Command>) -> Scan {
 fn resolve(cfg: &ConfigFile, tokens: &[OsString]) -> Result<Resolved> {
     let root = tree();
     let file = cfg.path.display();
-    let typed = scan(&root, tokens, None).path;
+    let typed = scan(&root, tokens, &[]).path;
     let path = match &cfg.command {
         Some((words, line)) => {
             find(&root, words).map_err(|e| Error::Usage(format!("{file} line {line}: command: {e}")))?;
@@ -315,8 +361,8 @@ fn resolve(cfg: &ConfigFile, tokens: &[OsString]) -> Result<Resolved> {
         let subs: Vec<String> = leaf.get_subcommands().map(Command::get_name).filter(|n| *n != "help").map(|n| format!("`{} {n}`", path.join(" "))).collect();
         return Err(Error::Usage(format!("{file}: `{}` needs one more word: {}", path.join(" "), subs.join(", "))));
     }
-    let user = scan(&root, tokens, Some(leaf));
-    let keys = keys(leaf);
+    let user = scan(&root, tokens, &levels(&root, &path));
+    let keys = command_keys(&root, &path).map_err(Error::Usage)?;
     let mut settings: Vec<Setting> = Vec::new();
     for e in &cfg.entries {
         let wanted = e.key.replace('_', "-");
@@ -348,6 +394,9 @@ fn unknown_key(cfg: &ConfigFile, e: &Entry, path: &[String], keys: &[(String, &A
     } else {
         match closest(&e.key.replace('_', "-"), keys.iter().map(|(k, _)| k.as_str())) {
             Some(k) => format!("did you mean `{k}`?"),
+            None if path.len() > 1 && matches!(path[0].as_str(), "migrate" | "from") => {
+                format!("the keys are the long flags of `velesdb-migrate {} --help` and `velesdb-migrate {cmd} --help`", path[0])
+            }
             None => format!("the keys are the long flags of `velesdb-migrate {cmd} --help`"),
         }
     };
@@ -560,6 +609,7 @@ pub fn validate(path: &Path) -> Result<ValidateReport> {
     let r = resolve(&cfg, &[])?;
     let mut full = vec![OsString::from("velesdb-migrate")];
     full.extend(r.argv.iter().cloned());
+    let full = crate::cli::relocate_migrate_flags(full);
     Cli::command().try_get_matches_from(full).map_err(|e| explain(&e, &cfg, &r))?;
     let mut args: Vec<String> = r.command.clone();
     let mut notes = Vec::new();
@@ -688,6 +738,36 @@ mod tests {
             ("command: import\ndry-run: yes\n", &["dry-run: expected true or false, found `yes`"]),
             ("command: export pgvector\nvector-column: {a: 1}\n", &["expected text, or a list of them, found a mapping"]),
         ]);
+    }
+
+    /// `migrate <source>` takes the keys of both levels: the source's and
+    /// migrate's own (`to`, `to-collection`, import options), which the
+    /// command line moves before the source name.
+    #[test]
+    fn migrate_takes_the_keys_of_both_levels() {
+        let text = "command: migrate pgvector\nurl: ${PG}\ntable: t\nto: ./db\nto-collection: items\nkeep-snapshot: true\nchunk-rows: 5\nbatch-size: 7\nrename-field: [a=b]\n";
+        let r = resolve(&cfg(text), &[]).unwrap();
+        let mut argv = vec![OsString::from("velesdb-migrate")];
+        argv.extend(r.argv.iter().cloned());
+        let argv = crate::cli::relocate_migrate_flags(argv);
+        let cli = <Cli as clap::Parser>::try_parse_from(argv).unwrap();
+        let crate::cli::Command::Migrate(m) = cli.command else { panic!("not migrate") };
+        assert_eq!((m.to.as_str(), m.to_collection.as_deref(), m.keep_snapshot, m.batch_size), ("./db", Some("items"), true, 7));
+        let crate::cli::SourceArgs::Pgvector { args: pg, common } = m.source else { panic!("not pgvector") };
+        assert_eq!((pg.table.as_deref(), common.chunk_rows), (Some("t"), Some(5)));
+        // A migrate-level flag on the command line overrides its key.
+        let r = resolve(&cfg(text), &toks(&["--to", "./other"])).unwrap();
+        assert!(r.settings.iter().any(|s| s.key == "to" && s.overridden), "{:?}", r.settings);
+        assert!(!args(&r).iter().any(|a| a == "--to=./db"));
+        // `from` is the same command.
+        assert!(resolve(&cfg("command: from qdrant\ncollection: c\nto: ./db\napi-key: k\n"), &[]).is_ok());
+        refused(&[
+            ("command: migrate pgvector\ntable: t\nto: d\nto-colection: x\n", &["c.yaml line 4: unknown key `to-colection` for `migrate pgvector`", "did you mean `to-collection`?"]),
+            ("command: migrate pgvector\ntable: t\nto: d\nzzz: 1\n", &["`velesdb-migrate migrate --help` and `velesdb-migrate migrate pgvector --help`"]),
+        ]);
+        // Secrets of either level are masked.
+        let r = resolve(&cfg("command: migrate qdrant\ncollection: c\nto: http://h:1\napi-key: ${PG}\n"), &[]).unwrap();
+        assert!(r.settings.iter().any(|s| s.key == "api-key" && s.secret && s.shown == "***"));
     }
 
     #[test]

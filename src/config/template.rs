@@ -1,5 +1,6 @@
-//! `velesdb-migrate init`: commented config file templates, one per source
-//! (`export <source>`) and one for `import`.
+//! `velesdb-migrate init`: commented config file templates, two per source
+//! (`export <source>`, and `migrate <source>` with `--migrate`) and one for
+//! `import`.
 //!
 //! The templates are committed under `templates/` (so they can be read and
 //! reviewed) and embedded in the binary. They are generated from the clap
@@ -8,7 +9,7 @@
 //! help text changed without the template (`VELESDB_MIGRATE_BLESS=1` rewrites
 //! them).
 
-use super::{find, is_secret, keys, tree};
+use super::{command_keys, find, is_secret, keys, tree};
 use crate::cli::{emit, Outcome};
 use crate::error::{Error, IoContext, Result};
 use crate::progress::Output;
@@ -56,14 +57,47 @@ pub const TEMPLATES: &[Template] = &[
         &[("api-key", "${PINECONE_API_KEY}"), ("index", "docs"), ("out", "./snapshot")]
     ),
     template!("import", ["import"], "import.yaml", &[("snapshot", "./snapshot"), ("to", "./velesdb-data"), ("collection", "docs")]),
+    template!("pgvector", ["migrate", "pgvector"], "migrate-pgvector.yaml", &[("url", "${DATABASE_URL}"), ("table", "items"), ("to", "./velesdb-data")]),
+    template!(
+        "supabase",
+        ["migrate", "supabase"],
+        "migrate-supabase.yaml",
+        &[("project-ref", "${SUPABASE_PROJECT_REF}"), ("password", "${SUPABASE_DB_PASSWORD}"), ("table", "documents"), ("to", "./velesdb-data")]
+    ),
+    template!("chroma", ["migrate", "chroma"], "migrate-chroma.yaml", &[("url", "http://localhost:8000"), ("collection", "docs"), ("to", "./velesdb-data")]),
+    template!("qdrant", ["migrate", "qdrant"], "migrate-qdrant.yaml", &[("url", "http://localhost:6333"), ("collection", "docs"), ("to", "./velesdb-data")]),
+    template!("milvus", ["migrate", "milvus"], "migrate-milvus.yaml", &[("url", "http://localhost:19530"), ("collection", "docs"), ("to", "./velesdb-data")]),
+    template!("weaviate", ["migrate", "weaviate"], "migrate-weaviate.yaml", &[("url", "http://localhost:8080"), ("class", "Article"), ("to", "./velesdb-data")]),
+    template!("pinecone", ["migrate", "pinecone"], "migrate-pinecone.yaml", &[("api-key", "${PINECONE_API_KEY}"), ("index", "docs"), ("to", "./velesdb-data")]),
 ];
+
+impl Template {
+    /// A template for `migrate <source>` (`init <source> --migrate`).
+    pub fn is_migrate(&self) -> bool {
+        self.command[0] == "migrate"
+    }
+
+    /// The `init` arguments that print it (`pgvector --migrate`).
+    pub fn init_args(&self) -> String {
+        if self.is_migrate() {
+            format!("{} --migrate", self.name)
+        } else {
+            self.name.to_owned()
+        }
+    }
+}
 
 /// `velesdb-migrate init` options.
 #[derive(Debug, clap::Args)]
 pub struct InitArgs {
-    /// A source (a config file for `export <source>`) or `import`.
-    #[arg(value_name = "SOURCE", value_parser = clap::builder::PossibleValuesParser::new(TEMPLATES.iter().map(|t| t.name)))]
+    /// A source (a config file for `export <source>`, or with --migrate for
+    /// `migrate <source>`) or `import`.
+    #[arg(value_name = "SOURCE", value_parser = clap::builder::PossibleValuesParser::new(TEMPLATES.iter().filter(|t| !t.is_migrate()).map(|t| t.name)))]
     pub template: String,
+    /// A config file for `migrate <source>` (export and import in one
+    /// command) instead of `export <source>`.
+    #[arg(long)]
+    pub migrate: bool,
     /// Write the template to FILE (default: print it).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -87,7 +121,9 @@ struct InitReport<'a> {
 /// # Errors
 /// `Usage` when `--out` exists (without `--force`), `Io` when it cannot be written.
 pub fn init(a: InitArgs, out: &Output) -> Result<Outcome> {
-    let t = TEMPLATES.iter().find(|t| t.name == a.template).expect("clap checked the name");
+    let t = TEMPLATES.iter().find(|t| t.name == a.template && t.is_migrate() == a.migrate).ok_or_else(|| {
+        Error::Usage(format!("`{}` has no migrate template: `init <source> --migrate` is for `migrate <source>` (a source, not import)", a.template))
+    })?;
     let command = t.command.join(" ");
     let Some(path) = a.out else {
         emit(out, &InitReport { template: t.name, command, file: None, text: Some(t.text) }, || print!("{}", t.text));
@@ -110,12 +146,17 @@ pub fn generate(t: &Template) -> String {
     let path: Vec<String> = t.command.iter().map(|w| w.to_string()).collect();
     let leaf = find(&root, &path).expect("template command exists");
     let command = t.command.join(" ");
-    let about = leaf.get_about().map(|a| a.to_string()).unwrap_or_default();
+    let about = sentence(&leaf.get_about().map(|a| a.to_string()).unwrap_or_default());
+    let (about, help) = if t.is_migrate() {
+        (format!("export and import in one command (the import starts on committed chunks while the export goes on; re-run to resume). Source: {about}"), format!("`velesdb-migrate migrate --help` and `velesdb-migrate {command} --help`"))
+    } else {
+        (about, format!("`velesdb-migrate {command} --help`"))
+    };
     let mut s = String::new();
-    comment(&mut s, &format!("velesdb-migrate config file for `{command}`: {}", sentence(&about)));
+    comment(&mut s, &format!("velesdb-migrate config file for `{command}`: {about}"));
     s.push_str(&format!("#\n# Check it (connects nowhere): velesdb-migrate config validate {file}\n# Run it:                       velesdb-migrate --config {file}\n#\n", file = t.file));
     let intro = format!(
-        "Keys are the long flags of `velesdb-migrate {command} --help` (snake_case works too); \
+        "Keys are the long flags of {help} (snake_case works too); \
          a flag given on the command line overrides its key. true/false turn a switch on or off, \
          a list repeats a flag, a key left empty is not set. In values, ${{VAR}} is the environment \
          variable VAR (an error when it is unset), ${{VAR:-default}} is VAR or else the default, and \
@@ -123,11 +164,13 @@ pub fn generate(t: &Template) -> String {
          to the snapshot: keep them in the environment, as shown.\n\n\
          Written by `velesdb-migrate init {name}`; kept in the repository as templates/{file}.",
         file = t.file,
-        name = t.name,
+        name = t.init_args(),
     );
     comment(&mut s, &intro);
     s.push_str(&format!("\ncommand: {command}\n"));
-    let all = keys(leaf);
+    let all = command_keys(&root, &path).expect("template command exists");
+    // For migrate: the keys of the source, then those of `migrate` itself.
+    let leaf_keys: Vec<String> = keys(leaf).into_iter().map(|(k, _)| k).collect();
     let fill = |k: &str| t.fill.iter().find(|(f, _)| *f == k).map(|(_, v)| *v);
     let (globals, own): (Vec<_>, Vec<_>) = all.iter().filter(|(_, a)| !a.is_hide_set()).partition(|(_, a)| a.is_global_set());
     let (filled, rest): (Vec<_>, Vec<_>) = own.into_iter().partition(|(k, a)| fill(k).is_some() || a.is_required_set());
@@ -135,10 +178,17 @@ pub fn generate(t: &Template) -> String {
         let v = fill(k).unwrap_or_else(|| panic!("template {}: required flag `{k}` needs an example value in TEMPLATES", t.name));
         block(&mut s, k, a, Some(v));
     }
-    if !rest.is_empty() {
-        s.push_str("\n# ---- Optional (uncomment to set) ----\n");
+    let (source, upper): (Vec<_>, Vec<_>) = rest.into_iter().partition(|(k, _)| leaf_keys.contains(k));
+    if !source.is_empty() {
+        s.push_str(if t.is_migrate() { "\n# ---- Optional, the source (uncomment to set) ----\n" } else { "\n# ---- Optional (uncomment to set) ----\n" });
     }
-    for (k, a) in rest {
+    for (k, a) in source {
+        block(&mut s, k, a, None);
+    }
+    if !upper.is_empty() {
+        s.push_str("\n# ---- Optional, the destination and the import (uncomment to set) ----\n");
+    }
+    for (k, a) in upper {
         block(&mut s, k, a, None);
     }
     s.push_str("\n# ---- Options of every command ----\n");
@@ -221,7 +271,7 @@ pub(super) fn comment(s: &mut String, text: &str) {
 }
 
 /// `v` as a YAML scalar that reads back as the same text.
-pub(super) fn yaml_scalar(v: &str) -> String {
+pub(crate) fn yaml_scalar(v: &str) -> String {
     let plain = !v.is_empty()
         && v.chars().all(|c| c.is_ascii_alphanumeric() || "_./:-".contains(c))
         && !v.starts_with(['-', ':', '.'])
@@ -267,9 +317,12 @@ mod tests {
 
     #[test]
     fn every_export_source_has_a_template() {
-        let have: Vec<&str> = TEMPLATES.iter().filter(|t| t.command[0] == "export").map(|t| t.command[1]).collect();
-        for s in export_sources(&tree()) {
-            assert!(have.contains(&s.as_str()), "export {s} has no template: add it to TEMPLATES in src/config/template.rs, then regenerate (see templates_are_generated_from_the_flags)");
+        for cmd in ["export", "migrate"] {
+            let have: Vec<&str> = TEMPLATES.iter().filter(|t| t.command[0] == cmd).map(|t| t.command[1]).collect();
+            for s in export_sources(&tree()) {
+                assert!(have.contains(&s.as_str()), "{cmd} {s} has no template: add it to TEMPLATES in src/config/template.rs, then regenerate (see templates_are_generated_from_the_flags)");
+                assert!(TEMPLATES.iter().any(|t| t.command == [cmd, s.as_str()] && t.file == format!("{cmd}-{s}.yaml")), "{cmd} {s}: file name");
+            }
         }
     }
 
@@ -283,12 +336,13 @@ mod tests {
             let r = resolve(&cfg, &[]).unwrap_or_else(|e| panic!("{}: {e}", t.file));
             let mut argv = vec![std::ffi::OsString::from("velesdb-migrate")];
             argv.extend(r.argv);
+            let argv = crate::cli::relocate_migrate_flags(argv);
             if let Err(e) = <crate::cli::Cli as clap::Parser>::try_parse_from(argv) {
                 panic!("{}: {e}", t.file);
             }
             let root = tree();
             let path: Vec<String> = t.command.iter().map(|w| w.to_string()).collect();
-            for (k, a) in keys(find(&root, &path).unwrap()) {
+            for (k, a) in command_keys(&root, &path).unwrap() {
                 if !a.is_hide_set() {
                     assert!(t.text.contains(&format!("\n{k}: ")) || t.text.contains(&format!("\n# {k}:")), "{}: no `{k}`", t.file);
                 }

@@ -223,28 +223,47 @@ fn every_template_validates_and_init_writes_it() {
     for e in std::fs::read_dir(&dir).unwrap().flatten() {
         let file = e.path();
         let stem = file.file_stem().unwrap().to_str().unwrap().to_owned();
-        let name = stem.strip_prefix("export-").unwrap_or(&stem).to_owned();
+        // export-NAME.yaml: `init NAME`; migrate-NAME.yaml: `init NAME --migrate`.
+        let (name, migrate) = match stem.strip_prefix("migrate-") {
+            Some(n) => (n.to_owned(), true),
+            None => (stem.strip_prefix("export-").unwrap_or(&stem).to_owned(), false),
+        };
+        let init = |extra: &[&str]| -> Vec<String> {
+            let mut a = vec!["init".to_owned(), name.clone()];
+            if migrate {
+                a.push("--migrate".into());
+            }
+            a.extend(extra.iter().map(|s| s.to_string()));
+            a
+        };
         let v = ok_json_env(&["--json", "config", "validate", s(&file)], &env);
         assert_eq!(v["valid"], true, "{v}");
+        assert_eq!(v["command"].as_str().unwrap().starts_with("migrate "), migrate, "{v}");
         // `init NAME` prints the committed file, and writes it with --out.
-        let o = run(&["init", &name]);
+        let o = run(&strs_of(&init(&[])));
         assert!(o.status.success(), "{}", text(&o));
         assert_eq!(String::from_utf8_lossy(&o.stdout), std::fs::read_to_string(&file).unwrap(), "init {name} differs from {}", file.display());
-        let out = d.path(&format!("{name}.yaml"));
-        ok_json(&["init", &name, "--out", s(&out)]);
+        let out = d.path(&format!("{stem}.yaml"));
+        ok_json(&strs_of(&init(&["--out", s(&out)])));
         assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&file).unwrap());
-        let e = fails(&["init", &name, "--out", s(&out)], 2);
+        let e = fails(&strs_of(&init(&["--out", s(&out)])), 2);
         assert!(e.contains("exists") && e.contains("--force"), "{e}");
-        ok_json(&["init", &name, "--out", s(&out), "--force"]);
-        names.push(name);
+        ok_json(&strs_of(&init(&["--out", s(&out), "--force"])));
+        names.push(stem);
     }
-    // One file per template the binary knows (every source and import; the
-    // unit tests check that every export source has one).
+    // One file per template the binary knows (every source twice, export
+    // and migrate, and import; the unit tests check that every source has both).
     names.sort();
-    let mut known: Vec<&str> = velesdb_migrate::config::template::TEMPLATES.iter().map(|t| t.name).collect();
+    let mut known: Vec<&str> = velesdb_migrate::config::template::TEMPLATES.iter().map(|t| t.file.trim_end_matches(".yaml")).collect();
     known.sort();
     assert_eq!(names, known);
-    assert!(names.len() >= 7, "{names:?}");
+    assert!(names.len() >= 15, "{names:?}");
     let e = fails(&["init", "nosuch"], 2);
     assert!(e.contains("pgvector"), "{e}");
+    let e = fails(&["init", "import", "--migrate"], 2);
+    assert!(e.contains("no migrate template"), "{e}");
+}
+
+fn strs_of(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
 }

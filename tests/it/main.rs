@@ -9,6 +9,7 @@ mod config;
 mod discover;
 mod docs;
 mod errors;
+mod interactive;
 mod migrate;
 mod milvus;
 mod multi;
