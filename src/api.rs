@@ -125,12 +125,15 @@ impl SourceSpec {
 pub struct Report<T> {
     /// `estimate`, `export`, `import`, `validate` or `verify`.
     pub operation: &'static str,
-    /// Rows handled: exported, imported, compared, or counted by the source (estimate).
+    /// Rows handled by this call: read from the source in this run (export:
+    /// rows of chunks committed by an earlier, resumed run are not counted
+    /// again), imported, compared (validate), checked (verify), or counted by
+    /// the source (estimate).
     pub rows: u64,
     /// Rows that did not make it: records the source listed but could no
     /// longer read (export), rows skipped for a NULL vector (import), rows
-    /// missing or different in the destination (validate); for verify, the
-    /// number of findings (damaged, missing or unexpected files).
+    /// missing, extra or different in the destination (validate), rows of
+    /// damaged or missing chunks (verify).
     pub failed: u64,
     #[serde(with = "seconds")]
     pub duration: Duration,
@@ -244,9 +247,9 @@ impl Migrator {
         let args = source.parsed(&[])?;
         let (chunk_rows, sample) = (self.chunk_rows, self.sample_rows);
         let r = runtime()?.block_on(async { export::dry_run(crate::cli::connect(args).await?.0, chunk_rows, sample).await })?;
+        // A source without a count is no failure: `details` says `rows: None`.
         let rows = r.collections.iter().filter_map(|c| c.rows).sum();
-        let errors = r.collections.iter().filter(|c| c.rows.is_none()).map(|c| format!("{}: the source gives no count", c.collection)).collect();
-        Ok(Report::new("estimate", rows, 0, started, errors, r))
+        Ok(Report::new("estimate", rows, 0, started, Vec::new(), r))
     }
 
     /// Export `source` into the snapshot `out` (a directory, or a store URL);
@@ -258,19 +261,26 @@ impl Migrator {
     pub fn export(&self, source: &SourceSpec, out: impl AsRef<Path>) -> Result<Report<ExportSummary>> {
         let started = Instant::now();
         let out = out.as_ref().to_string_lossy().into_owned();
+        let given = source.parsed(&[])?;
+        let common = given.common();
+        if common.out.is_some() || common.dry_run {
+            return Err(Error::Usage("source: leave --out and --dry-run out of the source's words: the snapshot is export()'s argument, a dry run is estimate()".into()));
+        }
+        given.every().map_or(Ok(()), |e| e.check())?;
+        let chunk_rows = common.chunk_rows.or(self.chunk_rows);
         let args = source.parsed(&["--out", &out])?;
         let location = Location::parse(&out, &self.store)?;
         let Location::Dir(dir) = location else {
             return Err(Error::Usage("the library exports into a directory; use `velesdb-migrate export` for a store URL".into()));
         };
-        let opts = export::ExportOptions { out: dir, chunk_rows: self.chunk_rows, publish: None };
+        let opts = export::ExportOptions { out: dir, chunk_rows, publish: None };
         let out = &self.out;
         let s = runtime()?.block_on(async {
             let (sources, skipped, strict) = crate::cli::connect(args).await?;
             export::run_all(sources, skipped, strict, opts, out).await
         })?;
         let errors = s.skipped.iter().map(|k| format!("left out {} ({}): {}", k.collection, k.source_name, k.problem)).collect();
-        Ok(Report::new("export", s.rows, s.missing, started, errors, s))
+        Ok(Report::new("export", s.rows_this_run + s.missing, s.missing, started, errors, s))
     }
 
     /// Import every collection of `snapshot` into VelesDB at `to` (a data
@@ -286,7 +296,8 @@ impl Migrator {
         if let Some(f) = &self.import {
             f(&mut opts);
         }
-        let targets = import::targets(&opts.snapshot.load_manifest()?, &[], opts.mapping.from_collection.as_deref(), None)?;
+        let collection = std::mem::take(&mut opts.collection);
+        let targets = import::targets(&opts.snapshot.load_manifest()?, &[], opts.mapping.from_collection.as_deref(), Some(collection.as_str()).filter(|c| !c.is_empty()))?;
         let all = import::run_targets(&opts, &targets, &self.out)?;
         let rows = all.iter().map(|s| s.points_upserted).sum::<u64>();
         let failed = all.iter().map(|s| s.skipped_null_vectors.len() as u64).sum::<u64>();
@@ -306,13 +317,13 @@ impl Migrator {
     pub fn validate(&self, snapshot: impl AsRef<Path>, to: impl AsRef<Path>) -> Result<Report<Vec<ValidateReport>>> {
         let started = Instant::now();
         let snapshot = self.location(snapshot.as_ref())?;
-        let targets = import::targets(&snapshot.load_manifest()?, &[], None, None)?;
-        let mut mapping = Default::default();
+        // The collections and mapping the import chose (same options).
+        let mut o = ImportOptions::new(snapshot.clone(), destination(to.as_ref())?, "");
         if let Some(f) = &self.import {
-            let mut o = ImportOptions::new(snapshot.clone(), destination(to.as_ref())?, "");
             f(&mut o);
-            mapping = o.mapping;
         }
+        let targets = import::targets(&snapshot.load_manifest()?, &[], o.mapping.from_collection.as_deref(), Some(o.collection.as_str()).filter(|c| !c.is_empty()))?;
+        let mapping = o.mapping;
         let opts = ValidateOptions {
             snapshot,
             to: destination(to.as_ref())?,
@@ -323,8 +334,10 @@ impl Migrator {
             mapping,
         };
         let all = validate::run_targets(&opts, &targets, &self.out)?;
-        let rows = all.iter().map(|r| r.rows_compared.max(r.expected_count)).sum();
-        let failed = all.iter().map(|r| r.missing + r.vector_mismatches + r.payload_mismatches + r.actual_count.saturating_sub(r.expected_count)).sum();
+        // Strict: every row of the snapshot (and any extra point); sample: the rows compared.
+        let extra = |r: &ValidateReport| r.actual_count.saturating_sub(r.expected_count);
+        let rows = all.iter().map(|r| if self.strict { r.rows_compared.max(r.expected_count) + extra(r) } else { r.rows_compared }).sum();
+        let failed = all.iter().map(|r| r.missing + r.vector_mismatches + r.payload_mismatches + if self.strict { extra(r) } else { 0 }).sum();
         let errors = all.iter().filter(|r| !r.ok).flat_map(|r| {
             let head = format!("{}: expected {} rows, found {}; {} missing, {} vector and {} payload mismatches", r.collection, r.expected_count, r.actual_count, r.missing, r.vector_mismatches, r.payload_mismatches);
             std::iter::once(head).chain(r.findings.iter().map(move |f| format!("{}: {f}", r.collection)))
@@ -339,9 +352,15 @@ impl Migrator {
     /// The manifest cannot be read.
     pub fn verify(&self, snapshot: impl AsRef<Path>) -> Result<Report<VerifyReport>> {
         let started = Instant::now();
-        let r = verify_mod::verify_at(&self.location(snapshot.as_ref())?)?;
+        let location = self.location(snapshot.as_ref())?;
+        let r = verify_mod::verify_at(&location)?;
         let errors: Vec<String> = r.findings.iter().map(|f| format!("{} {} ({}): {}", f.collection, f.file, f.kind, f.message)).collect();
-        Ok(Report::new("verify", r.rows, errors.len() as u64, started, errors, r))
+        let bad: std::collections::BTreeSet<&str> = r.findings.iter().map(|f| f.file.as_str()).collect();
+        let manifest = location.load_manifest()?;
+        let chunks = || manifest.collections.iter().flat_map(|c| &c.chunks);
+        let failed = chunks().filter(|k| bad.contains(k.file.as_str())).map(|k| k.rows).sum();
+        let rows = chunks().map(|k| k.rows).sum();
+        Ok(Report::new("verify", rows, failed, started, errors, r))
     }
 
     fn location(&self, p: &Path) -> Result<Location> {

@@ -244,7 +244,7 @@ impl ExportCommon {
 
 impl SourceArgs {
     /// `--all`/`--strict`, for the sources that have them.
-    fn every(&self) -> Option<&crate::sources::AllArgs> {
+    pub(crate) fn every(&self) -> Option<&crate::sources::AllArgs> {
         match self {
             SourceArgs::Pgvector { args, .. } => Some(&args.every),
             SourceArgs::Supabase { args, .. } => Some(&args.pg.every),

@@ -194,9 +194,10 @@ impl DiscoverSource {
         let mut v: Vec<(&'static str, Option<String>)> = match self {
             DiscoverSource::Pgvector { url, schema, .. } => vec![("url", Some(url.clone())), ("schema", schema.clone())],
             DiscoverSource::Supabase { url, conn, schema, .. } => {
-                let by_ref = url.is_none();
+                // The project ref wins over a URL (supabase::conn_url).
+                let by_ref = conn.project_ref.is_some();
                 vec![
-                    ("url", url.clone()),
+                    ("url", url.clone().filter(|_| !by_ref)),
                     ("project-ref", conn.project_ref.clone()),
                     ("password", conn.password.clone().filter(|_| by_ref)),
                     ("region", by_ref.then(|| conn.region.clone())),
@@ -229,7 +230,7 @@ impl DiscoverSource {
     fn address(&self) -> String {
         match self {
             DiscoverSource::Pgvector { url, .. } => redact_url(url),
-            DiscoverSource::Supabase { url: Some(url), .. } => redact_url(url),
+            DiscoverSource::Supabase { url: Some(url), conn, .. } if conn.project_ref.is_none() => redact_url(url),
             DiscoverSource::Supabase { conn, .. } => format!("project {} ({} endpoint)", conn.project_ref.as_deref().unwrap_or("?"), conn.pooler),
             DiscoverSource::Chroma { path: Some(p), tenant, database, .. } => format!("{} (tenant {tenant}, database {database})", p.display()),
             DiscoverSource::Chroma { url, tenant, database, .. } => format!("{} (tenant {tenant}, database {database})", redact_url(url)),
@@ -318,6 +319,17 @@ impl DiscoverSource {
 pub fn run(source: DiscoverSource, out: &Output) -> Result<Outcome> {
     let emit_args = source.emit().clone();
     if let Some(p) = &emit_args.emit_config {
+        // Only flags declared secret become ${VAR} (PostgreSQL's URL is one);
+        // another source's URL carrying a password or token would be written in clear.
+        let secret_url = source.kind() == Kind::Pg;
+        if let Some((k, _)) = source.connection().into_iter().find(|(k, v)| !secret_url && *k == "url" && crate::sources::redact_url(v) != *v) {
+            return Err(Error::Usage(format!(
+                "--emit-config: the --{k} holds credentials, which would be written into {} in clear; give them with the source's \
+                 secret flag or its environment variable (see `velesdb-migrate export {} --help`) and the URL without them",
+                p.display(),
+                source.source()
+            )));
+        }
         if p.exists() && !emit_args.force {
             return Err(Error::Usage(format!("{} exists: pass --force to overwrite it, or choose another --emit-config FILE", p.display())));
         }

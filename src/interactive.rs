@@ -557,8 +557,8 @@ fn pg_connection<R: BufRead, W: Write>(p: &mut Prompter<R, W>, plan: &mut Plan) 
         if !matches!(u.scheme(), "postgres" | "postgresql") {
             return Err(format!("expected postgres://… or postgresql://…, not {}://", u.scheme()));
         }
-        if u.password().is_some() {
-            return Err("leave the password out of the URL (it would be shown and written): it is asked next".into());
+        if u.password().is_some() || crate::sources::redact_url(a) != a {
+            return Err("leave the password (and any secret query parameter) out of the URL: it would be shown and written; it is asked next".into());
         }
         if u.host_str().is_none_or(str::is_empty) {
             return Err("the URL needs a host: postgres://user@HOST:5432/db".into());

@@ -30,7 +30,8 @@ pub struct ProgressUpdate {
     pub phase: String,
     /// The snapshot collection (export, diff) or the VelesDB collection (import, validate).
     pub collection: String,
-    /// Rows done so far in this run.
+    /// Rows done so far (a resumed export counts the rows of the chunks an
+    /// earlier run committed from the start).
     pub done: u64,
     /// Rows expected, when known (a source's count may be an estimate).
     pub total: Option<u64>,

@@ -445,9 +445,10 @@ fn decode_batch(schema: &CollectionSchema, batch: &RecordBatch, out: &mut Vec<Re
     Ok(())
 }
 
-/// Only the id column of a chunk. In a directory this reads just that
-/// column's pages, without a hash check (the caller verifies the chunk when
-/// it reads it whole); from a store the chunk is fetched whole and verified.
+/// Only the id column of a chunk, without a hash check (the caller verifies
+/// the chunk when it reads it whole). In a directory this reads just that
+/// column's pages; from a store, the footer and that column's bytes (three
+/// range requests).
 pub fn read_ids(loc: &Location, entry: &crate::snapshot::CollectionEntry, k: &ChunkEntry) -> Result<Vec<IdValue>> {
     match loc {
         Location::Dir(dir) => {
@@ -457,8 +458,22 @@ pub fn read_ids(loc: &Location, entry: &crate::snapshot::CollectionEntry, k: &Ch
         }
         // The footer and the id column only, by byte ranges: the vectors are
         // fetched (and the whole file hash-checked) once, when it is decoded.
-        Location::Store(r) => ids_of(r.ranges(k), entry, k),
+        Location::Store(r) => ids_by_ranges(&r.ranges(k), entry, k),
     }
+}
+
+/// [`read_ids`] over byte ranges: the footer, then the id column's bytes in one request.
+pub(crate) fn ids_by_ranges(r: &super::store::RangeReader, entry: &crate::snapshot::CollectionEntry, k: &ChunkEntry) -> Result<Vec<IdValue>> {
+    let err = |message: String| Error::Chunk { collection: entry.name.clone(), file: k.file.clone(), message };
+    let meta = parquet::file::metadata::ParquetMetaDataReader::new()
+        .parse_and_finish(r)
+        .map_err(|e| err(format!("not a readable Parquet file: {e}")))?;
+    // One row group per chunk (formats/snapshot-v1.md): one prefetch.
+    if let Some(rg) = meta.row_groups().first() {
+        let (start, len) = rg.column(0).byte_range();
+        r.prefetch(start, start + len).map_err(|e| err(e.to_string()))?;
+    }
+    ids_of(r.clone(), entry, k)
 }
 
 fn ids_of<R: parquet::file::reader::ChunkReader + 'static>(r: R, entry: &crate::snapshot::CollectionEntry, k: &ChunkEntry) -> Result<Vec<IdValue>> {
@@ -524,6 +539,30 @@ mod tests {
                 document: None,
             },
         ]
+    }
+
+    #[test]
+    fn ids_from_a_store_fetch_the_footer_and_the_id_column_only() {
+        use object_store::{memory::InMemory, path::Path as ObjPath, ObjectStoreExt};
+        let m = crate::snapshot::Manifest::load(std::path::Path::new("fixtures/snapshots/ok-small")).unwrap();
+        let mut entry = m.collections[0].clone();
+        entry.schema.vectors = vec![VectorField { name: "e".into(), column: "vec:e".into(), kind: VectorKind::Dense, element: ElementType::F32, dimension: 256, metric: None, index: None, source_type: None }];
+        entry.schema.metadata.clear();
+        entry.schema.document = None;
+        let records: Vec<Record> = (0..2000)
+            .map(|i| Record { id: IdValue::Str(format!("id-{i:05}")), dense: vec![Some(Dense::F32((0..256).map(|j| ((i * 7 + j) % 97) as f32 / 97.0).collect()))], sparse: vec![], metadata: Default::default(), document: None })
+            .collect();
+        let bytes = encode_chunk(&entry.schema, &records).unwrap();
+        let mut k = entry.chunks[0].clone();
+        (k.file, k.rows, k.bytes) = ("x.parquet".into(), 2000, bytes.len() as u64);
+        let store: Arc<dyn object_store::ObjectStore> = Arc::new(InMemory::new());
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(store.put(&ObjPath::from("x.parquet"), bytes.clone().into())).unwrap();
+        let r = crate::snapshot::store::RangeReader::new(store, ObjPath::from("x.parquet"), "memory:///x.parquet".into(), k.bytes);
+        let ids = ids_by_ranges(&r, &entry, &k).unwrap();
+        assert_eq!(ids, records.iter().map(|r| r.id.clone()).collect::<Vec<_>>());
+        // 2 MB of vectors stay in the store: footer + id column only.
+        assert!(r.bytes_fetched() * 20 < k.bytes, "fetched {} of {} bytes", r.bytes_fetched(), k.bytes);
     }
 
     #[test]

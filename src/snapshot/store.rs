@@ -133,21 +133,59 @@ impl std::fmt::Debug for Remote {
     }
 }
 
-/// One object read by byte ranges (one GET each), for a Parquet reader.
+/// One object read by byte ranges, for a Parquet reader: the footer by two
+/// small GETs, then whatever [`RangeReader::prefetch`] fetched in one GET
+/// (a column chunk) served from memory. Clones share the fetched bytes.
+#[derive(Clone)]
 pub struct RangeReader {
+    inner: Arc<RangeInner>,
+}
+
+struct RangeInner {
     store: Arc<dyn ObjectStore>,
     key: ObjPath,
     url: String,
     /// The size the manifest gives (a different real size fails the reads).
     len: u64,
+    /// (offset, bytes) of the prefetched range.
+    cached: Mutex<Option<(u64, Bytes)>>,
+    fetched: std::sync::atomic::AtomicU64,
 }
 
 impl RangeReader {
+    pub(crate) fn new(store: Arc<dyn ObjectStore>, key: ObjPath, url: String, len: u64) -> RangeReader {
+        RangeReader { inner: Arc::new(RangeInner { store, key, url, len, cached: Mutex::new(None), fetched: Default::default() }) }
+    }
+
+    /// Fetch `start..end` now, in one request; reads inside it are then
+    /// served from memory.
+    pub fn prefetch(&self, start: u64, end: u64) -> parquet::errors::Result<()> {
+        let got = self.fetch(start, end.min(self.inner.len))?;
+        *self.inner.cached.lock().expect("range cache") = Some((start, got));
+        Ok(())
+    }
+
+    /// Bytes fetched from the store so far.
+    pub fn bytes_fetched(&self) -> u64 {
+        self.inner.fetched.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// `start..end` from the prefetched range when it holds it.
+    fn cached(&self, start: u64, end: Option<u64>) -> Option<Bytes> {
+        let guard = self.inner.cached.lock().expect("range cache");
+        let (at, bytes) = guard.as_ref()?;
+        let stop = at + bytes.len() as u64;
+        let end = end.unwrap_or(stop);
+        (start >= *at && end <= stop && start <= end).then(|| bytes.slice((start - at) as usize..(end - at) as usize))
+    }
+
     fn fetch(&self, start: u64, end: u64) -> parquet::errors::Result<Bytes> {
-        let got = block_on(self.store.get_range(&self.key, start..end))
-            .map_err(|e| parquet::errors::ParquetError::General(format!("reading bytes {start}..{end} of {}: {}", self.url, explain(&e))))?;
+        let r = &self.inner;
+        let got = block_on(r.store.get_range(&r.key, start..end))
+            .map_err(|e| parquet::errors::ParquetError::General(format!("reading bytes {start}..{end} of {}: {}", r.url, explain(&e))))?;
+        r.fetched.fetch_add(got.len() as u64, std::sync::atomic::Ordering::Relaxed);
         if got.len() as u64 != end - start {
-            return Err(parquet::errors::ParquetError::General(format!("{}: asked for {} bytes, got {}", self.url, end - start, got.len())));
+            return Err(parquet::errors::ParquetError::General(format!("{}: asked for {} bytes, got {}", r.url, end - start, got.len())));
         }
         Ok(got)
     }
@@ -155,7 +193,7 @@ impl RangeReader {
 
 impl parquet::file::reader::Length for RangeReader {
     fn len(&self) -> u64 {
-        self.len
+        self.inner.len
     }
 }
 
@@ -164,11 +202,20 @@ impl parquet::file::reader::ChunkReader for RangeReader {
 
     fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
         use bytes::Buf;
-        Ok(self.fetch(start, self.len)?.reader())
+        // A page reader asks for "the rest of the file" at each page header:
+        // inside the prefetched column chunk that is the rest of the chunk.
+        match self.cached(start, None) {
+            Some(b) => Ok(b.reader()),
+            None => Ok(self.fetch(start, self.inner.len)?.reader()),
+        }
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
-        self.fetch(start, start + length as u64)
+        let end = start + length as u64;
+        match self.cached(start, Some(end)) {
+            Some(b) => Ok(b),
+            None => self.fetch(start, end),
+        }
     }
 }
 
@@ -352,7 +399,7 @@ impl Remote {
     ///
     /// [`ChunkReader`]: parquet::file::reader::ChunkReader
     pub fn ranges(&self, entry: &ChunkEntry) -> RangeReader {
-        RangeReader { store: self.store.clone(), key: self.key(&entry.file), url: self.url_of(&entry.file), len: entry.bytes }
+        RangeReader::new(self.store.clone(), self.key(&entry.file), self.url_of(&entry.file), entry.bytes)
     }
 
     /// Every object under the prefix: (snapshot-relative path, size), sorted.

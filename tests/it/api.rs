@@ -79,6 +79,21 @@ fn library_reports_failures_and_errors_in_the_result() {
     assert!((c.success_rate - 300.0 / 310.0).abs() < 1e-9);
     assert!(c.errors[0].contains("expected 310 rows, found 300") && c.errors[0].contains("10 missing"), "{:?}", c.errors);
 
+    // A damaged chunk: verify counts its rows as failed and names the file.
+    let man = manifest(&later);
+    let chunk = &man["collections"][0]["chunks"][0];
+    let file = later.join(chunk["file"].as_str().unwrap());
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[100] ^= 0xff;
+    std::fs::write(&file, bytes).unwrap();
+    let v = m.verify(&later).unwrap();
+    assert_eq!((v.rows, v.failed), (310, chunk["rows"].as_u64().unwrap()), "{v:?}");
+    assert!(!v.ok() && v.errors[0].contains(chunk["file"].as_str().unwrap()), "{:?}", v.errors);
+
+    // Flags that belong to the calls themselves are refused in a source's words.
+    let e = m.export(&SourceSpec::parse(["pgvector", "--url", &pg_url(), "--table", &table, "--dry-run"]).unwrap(), t.path("x")).unwrap_err();
+    assert!(e.to_string().contains("estimate()"), "{e}");
+
     // Usage errors come back as errors with a stable code, before anything runs.
     let e = SourceSpec::parse(["pgvector", "--table", "x", "--bogus"]).unwrap_err();
     assert_eq!(e.code(), "VM-USAGE");

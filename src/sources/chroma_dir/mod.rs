@@ -136,7 +136,7 @@ pub async fn discover(args: Args) -> Result<Vec<super::Discovered>> {
         let source_name = format!("{}/{}", args.tenant, args.database);
         match ChromaDir::open(Args { collection: name.clone(), every: Default::default(), ..args.clone() }) {
             Ok(mut src) => out.push(super::Discovered::of(&mut src, source_name, name).await),
-            Err(e) => out.push(super::Discovered { schema: source_name, table: name, rows_estimate: None, collection: None, problem: Some(e.to_string()), status: None, needs: None, notes: Vec::new() }),
+            Err(e) => out.push(super::Discovered::refused(source_name, name, e.to_string())),
         }
     }
     Ok(out)
