@@ -56,27 +56,24 @@ fn record_path(snapshot: &Path, command: &str, key: Option<&str>) -> PathBuf {
 fn scrub(args: &[OsString]) -> (Vec<String>, Vec<String>) {
     use clap::CommandFactory;
     let root = crate::cli::Cli::command();
-    // The secret flags of the commands on the path the arguments take
-    // (`export` → `pgvector`): long name → environment variable.
-    let mut secret: std::collections::BTreeMap<String, String> = Default::default();
-    let mut cmd = &root;
-    loop {
-        for a in cmd.get_arguments().filter(|a| a.is_hide_env_values_set()) {
-            if let Some(l) = a.get_long() {
-                secret.insert(l.to_owned(), a.get_env().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default());
-            }
-        }
-        match args.iter().skip(1).find_map(|a| a.to_str().and_then(|t| cmd.find_subcommand(t))) {
-            Some(sub) => cmd = sub,
-            None => break,
-        }
+    // A secret flag of `cmd` (or a global one): its environment variable.
+    fn secret_env(cmd: &clap::Command, name: &str) -> Option<String> {
+        cmd.get_arguments()
+            .find(|a| a.is_hide_env_values_set() && a.get_long() == Some(name))
+            .map(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default())
     }
+    // The command level each flag belongs to follows the words seen so far
+    // (`migrate --api-key …` is VelesDB's key, `migrate qdrant --api-key …` Qdrant's).
+    let mut cmd = &root;
     let (mut out, mut envs) = (Vec::new(), Vec::new());
     let mut it = args.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).peekable();
     while let Some(a) = it.next() {
         let (name, inline) = match a.strip_prefix("--") {
             Some(f) => f.split_once('=').map_or((f.to_owned(), None), |(n, v)| (n.to_owned(), Some(v.to_owned()))),
             None => {
+                if let Some(sub) = cmd.find_subcommand(&a) {
+                    cmd = sub;
+                }
                 out.push(a);
                 continue;
             }
@@ -85,7 +82,7 @@ fn scrub(args: &[OsString]) -> (Vec<String>, Vec<String>) {
         if inline.is_none() && matches!(name.as_str(), "json" | "quiet" | "no-progress") {
             continue;
         }
-        let Some(env) = secret.get(&name) else {
+        let Some(env) = secret_env(cmd, &name).or_else(|| secret_env(&root, &name)) else {
             out.push(a);
             continue;
         };
@@ -203,6 +200,14 @@ mod tests {
         let args: Vec<OsString> = ["x", "export", "pgvector", "--url", "postgres://u@h/db", "--table", "t"].iter().map(OsString::from).collect();
         let (out, _) = scrub(&args);
         assert!(out.contains(&"postgres://u@h/db".to_owned()), "{out:?}");
+        // migrate: the destination's key and the source's key, each with its own variable.
+        let args: Vec<OsString> = ["x", "migrate", "--to", "http://v:8080", "--api-key", "dest-key", "qdrant", "--collection", "c", "--api-key", "src-key"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        let (out, envs) = scrub(&args);
+        assert!(!out.iter().any(|a| a == "dest-key" || a == "src-key"), "{out:?}");
+        assert_eq!(envs, vec!["VELESDB_API_KEY".to_owned(), "QDRANT_API_KEY".to_owned()]);
     }
 }
 
