@@ -114,6 +114,11 @@ impl SourceSpec {
         Ok(spec)
     }
 
+    /// Whether the words give `flag` (`--flag V` or `--flag=V`).
+    fn has(&self, flag: &str) -> bool {
+        self.args.iter().any(|a| a.to_str().is_some_and(|a| a == flag || a.starts_with(&format!("{flag}="))))
+    }
+
     fn parsed(&self, extra: &[&str]) -> Result<SourceArgs> {
         let words = self.args.iter().cloned().chain(extra.iter().map(OsString::from));
         SourceLine::try_parse_from(words).map(|l| l.source).map_err(|e| Error::Usage(format!("source: {}", e.render().to_string().trim_end())))
@@ -244,9 +249,15 @@ impl Migrator {
     /// The source cannot be reached or described.
     pub fn estimate(&self, source: &SourceSpec) -> Result<Report<DryRunReport>> {
         let started = Instant::now();
-        let args = source.parsed(&[])?;
-        let (chunk_rows, sample) = (self.chunk_rows, self.sample_rows);
-        let r = runtime()?.block_on(async { export::dry_run(crate::cli::connect(args).await?.0, chunk_rows, sample).await })?;
+        // The Migrator's settings unless the source's words give their own.
+        let (rows, chunk) = (self.sample_rows.to_string(), self.chunk_rows.map(|c| c.to_string()));
+        let mut extra = Vec::new();
+        for (flag, value) in [("--sample-rows", Some(&rows)), ("--chunk-rows", chunk.as_ref())] {
+            if let Some(v) = value.filter(|_| !source.has(flag)) {
+                extra.extend([flag, v.as_str()]);
+            }
+        }
+        let r = crate::cli::dry_run(source.parsed(&extra)?)?;
         // A source without a count is no failure: `details` says `rows: None`.
         let rows = r.collections.iter().filter_map(|c| c.rows).sum();
         Ok(Report::new("estimate", rows, 0, started, Vec::new(), r))
@@ -275,7 +286,7 @@ impl Migrator {
         };
         let opts = export::ExportOptions { out: dir, chunk_rows, publish: None };
         let out = &self.out;
-        let s = runtime()?.block_on(async {
+        let s = crate::cli::runtime()?.block_on(async {
             let (sources, skipped, strict) = crate::cli::connect(args).await?;
             export::run_all(sources, skipped, strict, opts, out).await
         })?;
@@ -372,10 +383,6 @@ fn destination(to: &Path) -> Result<Destination> {
     let to = to.to_string_lossy();
     let line = DestinationLine::try_parse_from([to.as_ref()]).map_err(|e| Error::Usage(format!("destination: {}", e.render().to_string().trim_end())))?;
     Destination::parse(&line.to, &line.rest)
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    crate::cli::runtime()
 }
 
 /// Copy a directory tree (a snapshot, say) file by file.

@@ -466,8 +466,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let rt = runtime()?;
             let common = source.common();
             if common.dry_run {
-                let (chunk_rows, sample) = (common.chunk_rows, common.sample_rows);
-                let r = rt.block_on(async { export::dry_run(connect(source).await?.0, chunk_rows, sample).await })?;
+                let r = dry_run(source)?;
                 emit(&out, &r, || {
                     println!("dry run of {}: nothing was written", r.source);
                     for c in &r.collections {
@@ -860,6 +859,14 @@ fn default_staging(sources: &[AnySource], dest: &str, dest_collection: Option<&s
     h.update(dest_collection.unwrap_or("").as_bytes());
     let kind = sources.first().map_or("source", |s| s.kind());
     PathBuf::from(".velesdb-migrate").join(format!("migrate-{kind}-{}", &h.finalize().to_hex()[..16]))
+}
+
+/// `export --dry-run` of the source the arguments name (its own
+/// `--chunk-rows` and `--sample-rows`): connects, describes, samples;
+/// writes nothing.
+pub(crate) fn dry_run(source: SourceArgs) -> Result<export::DryRunReport> {
+    let (chunk_rows, sample) = (source.common().chunk_rows, source.common().sample_rows);
+    runtime()?.block_on(async { export::dry_run(connect(source).await?.0, chunk_rows, sample).await })
 }
 
 /// Connect to the source the arguments name: one [`AnySource`] per

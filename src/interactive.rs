@@ -558,7 +558,7 @@ fn pg_connection<R: BufRead, W: Write>(p: &mut Prompter<R, W>, plan: &mut Plan) 
             return Err(format!("expected postgres://… or postgresql://…, not {}://", u.scheme()));
         }
         if u.password().is_some() || crate::sources::redact_url(a) != a {
-            return Err("leave the password (and any secret query parameter) out of the URL: it would be shown and written; it is asked next".into());
+            return Err("leave the password out of the URL, and any secret query parameter: it would be shown and written; it is asked next".into());
         }
         if u.host_str().is_none_or(str::is_empty) {
             return Err("the URL needs a host: postgres://user@HOST:5432/db".into());
@@ -601,7 +601,7 @@ fn pg_connection<R: BufRead, W: Write>(p: &mut Prompter<R, W>, plan: &mut Plan) 
 /// List the collections with the `discover` code of the source.
 fn discover(kind: &Kind, plan: &Plan) -> Result<Vec<Discovered>> {
     let get = |k: &str| plan.resolved(k);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| Error::io("starting the async runtime", e))?;
+    let rt = cli::runtime()?;
     let must = |k: &str| -> Result<String> { get(k)?.ok_or_else(|| Error::Usage(format!("{k} is not set"))) };
     match kind.name {
         "pgvector" => rt.block_on(sources::pgvector::discover(&must("url")?)),
@@ -721,10 +721,7 @@ fn pick_collection<R: BufRead, W: Write>(p: &mut Prompter<R, W>, kind: &Kind, pl
 fn preview(plan: &Plan) -> Result<export::DryRunReport> {
     let (c, _) = plan.cli(Path::new("interactive.yaml"), &["--to", "./preview-only"])?;
     let cli::Command::Migrate(m) = c.command else { unreachable!("a migrate config") };
-    let common = m.source.common();
-    let (chunk_rows, sample) = (common.chunk_rows, common.sample_rows);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| Error::io("starting the async runtime", e))?;
-    rt.block_on(async { export::dry_run(cli::connect(m.source).await?.0, chunk_rows, sample).await })
+    cli::dry_run(m.source)
 }
 
 fn id_mapping(s: &CollectionSchema) -> String {

@@ -193,6 +193,9 @@ fn a_full_session_migrates_and_writes_a_config_that_runs_again() {
     // A password in the URL is refused with the reason.
     s.send(&url.replace("vm_password_user@", "vm_password_user:oops@"));
     s.expect("leave the password out of the URL");
+    // So is one in the query string (sqlx reads `?password=`).
+    s.send(&format!("{url}?password=oops2"));
+    s.expect("any secret query parameter");
     s.send(&url);
     s.expect("The database password:");
     s.send("3");
