@@ -24,6 +24,16 @@ struct Pty {
     slave: Option<std::fs::File>,
 }
 
+// A failed assertion must not leave the program waiting on its terminal.
+impl Drop for Pty {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.child.kill().ok();
+            self.child.wait().ok();
+        }
+    }
+}
+
 impl Pty {
     fn spawn(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Pty {
         Pty::spawn_with(cwd, args, envs, false)
