@@ -116,6 +116,20 @@ pub fn python() -> PathBuf {
     dir.join("venv/bin/python")
 }
 
+/// The role `vm_password_user` with the password `right-password` (pg_hba
+/// requires one: scripts/pg.sh), allowed to read `t`; its URL without the password.
+pub fn password_role_reads(t: &str) -> String {
+    psql(&format!(
+        "DO $$ BEGIN
+           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'vm_password_user') THEN
+             CREATE ROLE vm_password_user LOGIN PASSWORD 'right-password';
+           END IF;
+         END $$; GRANT SELECT ON {t} TO vm_password_user;"
+    ));
+    let port = pg_url().rsplit(':').next().unwrap().split('/').next().unwrap().to_owned();
+    format!("postgres://vm_password_user@127.0.0.1:{port}/postgres")
+}
+
 /// Fill `table` with `n` rows of `dim`-dimensional vectors (deterministic values).
 pub fn seed_vectors(table: &str, n: usize, dim: usize) {
     psql(&format!(

@@ -159,19 +159,6 @@ impl Pty {
     }
 }
 
-/// The role with a password (pg_hba requires it: scripts/pg.sh), allowed to read `t`.
-fn password_role_reads(t: &str) -> String {
-    psql(&format!(
-        "DO $$ BEGIN
-           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'vm_password_user') THEN
-             CREATE ROLE vm_password_user LOGIN PASSWORD 'right-password';
-           END IF;
-         END $$; GRANT SELECT ON {t} TO vm_password_user;"
-    ));
-    let port = pg_url().rsplit(':').next().unwrap().split('/').next().unwrap().to_owned();
-    format!("postgres://vm_password_user@127.0.0.1:{port}/postgres")
-}
-
 fn files_in(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
     v.sort();

@@ -143,15 +143,7 @@ fn resume_continues_the_interrupted_export_and_migrate() {
     let t = table("res");
     seed_vectors(&t, 3000, 8);
     // The password role reads the table; its password must not be recorded.
-    psql(&format!(
-        "DO $$ BEGIN
-           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'vm_password_user') THEN
-             CREATE ROLE vm_password_user LOGIN PASSWORD 'right-password';
-           END IF;
-         END $$; GRANT SELECT ON {t} TO vm_password_user;"
-    ));
-    let port = pg_url().rsplit(':').next().unwrap().split('/').next().unwrap().to_owned();
-    let secret_url = format!("postgres://vm_password_user:right-password@127.0.0.1:{port}/postgres");
+    let secret_url = password_role_reads(&t).replacen("vm_password_user@", "vm_password_user:right-password@", 1);
     let whole = d.path("whole");
     export(&t, &whole, &["--chunk-rows", "100"]);
 
