@@ -476,6 +476,20 @@ fn print_table(kind: Kind, found: &[Discovered]) {
     }
 }
 
+/// The classes (Weaviate) or indexes (Pinecone) of `found`, in discovery
+/// order: an entry's `schema` when it has one (it is then a tenant or a
+/// namespace), else its own name.
+fn parents(found: &[Discovered]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for d in found {
+        let parent = if d.schema.is_empty() { &d.table } else { &d.schema };
+        if !out.contains(parent) {
+            out.push(parent.clone());
+        }
+    }
+    out
+}
+
 /// What the emitted config fills in, and the comment that explains it.
 fn plan(source: &DiscoverSource, found: &[Discovered]) -> Result<(Vec<(&'static str, String)>, String)> {
     let kind = source.kind();
@@ -545,13 +559,7 @@ fn plan(source: &DiscoverSource, found: &[Discovered]) -> Result<(Vec<(&'static 
         }
         Kind::Weaviate => {
             // Classes in discovery order; a class is exportable when one of its entries is.
-            let mut classes: Vec<String> = Vec::new();
-            for d in found {
-                let class = if d.schema.is_empty() { &d.table } else { &d.schema };
-                if !classes.contains(class) {
-                    classes.push(class.clone());
-                }
-            }
+            let classes = parents(found);
             let of = |c: &str| found.iter().filter(|d| if d.schema.is_empty() { d.table == c } else { d.schema == c }).collect::<Vec<_>>();
             let chosen = classes.iter().find(|c| of(c).iter().any(|d| d.collection.is_some())).ok_or_else(nothing)?;
             let entries = of(chosen);
@@ -589,13 +597,7 @@ fn plan(source: &DiscoverSource, found: &[Discovered]) -> Result<(Vec<(&'static 
             s
         }
         Kind::Pinecone => {
-            let mut indexes: Vec<String> = Vec::new();
-            for d in found {
-                let index = if d.schema.is_empty() { &d.table } else { &d.schema };
-                if !indexes.contains(index) {
-                    indexes.push(index.clone());
-                }
-            }
+            let indexes = parents(found);
             let of = |i: &str| found.iter().filter(|d| d.schema == i && d.collection.is_some()).collect::<Vec<_>>();
             let listable = indexes.iter().find(|i| !of(i).is_empty() && of(i).iter().all(|d| d.needs.is_none()));
             let chosen = listable.or_else(|| indexes.iter().find(|i| !of(i).is_empty())).ok_or_else(nothing)?;

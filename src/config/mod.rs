@@ -186,9 +186,10 @@ fn tree() -> Command {
 /// `cli::relocate_migrate_flags` moves them; a flag both levels have is the
 /// source's, as on the command line).
 pub(crate) fn command_keys<'a>(root: &'a Command, path: &[String]) -> std::result::Result<Vec<(String, &'a Arg)>, String> {
-    let mut out = keys(find(root, path)?);
-    for depth in (1..path.len()).rev() {
-        for (k, a) in keys(find(root, &path[..depth])?) {
+    find(root, path)?;
+    let mut out: Vec<(String, &Arg)> = Vec::new();
+    for cmd in levels(root, path) {
+        for (k, a) in keys(cmd) {
             if !out.iter().any(|(have, _)| *have == k) {
                 out.push((k, a));
             }
