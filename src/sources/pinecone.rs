@@ -157,7 +157,7 @@ pub async fn open(args: Args) -> Result<Vec<Pinecone>> {
         "; check --index and --index-host",
     )?
     .with_attempts(10);
-    let mut info = match &args.index_host {
+    let info = match &args.index_host {
         Some(h) => IndexInfo {
             name: args.index.clone().unwrap_or_else(|| name_from_host(h)),
             host: normalize_host(h),
@@ -178,6 +178,19 @@ pub async fn open(args: Args) -> Result<Vec<Pinecone>> {
             info.name
         )));
     }
+    let out = namespace_sources(&http, &args, info, &ids).await?;
+    // Without --ids-file, check now that the index can list ids (pod-based
+    // ones cannot, and --index-host does not say which it is), before the
+    // snapshot directory is created.
+    if ids.is_none() {
+        out[0].list(None, 1).await?;
+    }
+    Ok(out)
+}
+
+/// Read the index's stats into `info` and return one source per namespace
+/// that `args.namespaces` chooses (every namespace when empty), with its count.
+async fn namespace_sources(http: &HttpSource, args: &Args, mut info: IndexInfo, ids: &Option<Arc<IdsFile>>) -> Result<Vec<Pinecone>> {
     let url = format!("{}/describe_index_stats", info.host);
     let stats = http.call("reading the index stats", || http.client.post(&url).header(VERSION_HEADER, API_VERSION).json(&serde_json::json!({}))).await?;
     apply_stats(&mut info, &stats).map_err(|m| http.err(m))?;
@@ -188,13 +201,7 @@ pub async fn open(args: Args) -> Result<Vec<Pinecone>> {
     let mut out = Vec::new();
     for (ns, collection) in wanted.into_iter().zip(names) {
         let count = counts.get(&ns).copied().or(Some(0));
-        out.push(Pinecone::namespace(&args, &http, &info, &ids, ns, collection, count, out.is_empty()));
-    }
-    // Without --ids-file, check now that the index can list ids (pod-based
-    // ones cannot, and --index-host does not say which it is), before the
-    // snapshot directory is created.
-    if ids.is_none() {
-        out[0].list(None, 1).await?;
+        out.push(Pinecone::namespace(args, http, &info, ids, ns, collection, count, out.is_empty()));
     }
     Ok(out)
 }
@@ -241,21 +248,12 @@ pub async fn discover(args: Args) -> Result<Vec<super::Discovered>> {
 
 /// The namespaces of one listed index (`m`: its `IndexModel`), described.
 async fn discover_index(http: &HttpSource, args: &Args, name: &str, m: &Value) -> Result<Vec<super::Discovered>> {
-    let mut info = index_info(name, m).map_err(|msg| http.err(msg))?;
-    let url = format!("{}/describe_index_stats", info.host);
-    let stats = http.call("reading the index stats", || http.client.post(&url).header(VERSION_HEADER, API_VERSION).json(&serde_json::json!({}))).await?;
-    apply_stats(&mut info, &stats).map_err(|m| http.err(m))?;
-    let counts = namespace_counts(&stats);
-    let namespaces = namespaces_to_export(&[], &counts, name).map_err(|m| http.err(m))?;
-    let names = collection_names(name, &namespaces).map_err(|m| http.err(m))?;
+    let info = index_info(name, m).map_err(|msg| http.err(msg))?;
     let pod = info.spec == "pod";
-    let info = Arc::new(info);
     let index_args = Args { index: Some(name.to_owned()), index_host: None, namespaces: Vec::new(), prefix: None, ids_file: None, ..args.clone() };
     let mut out = Vec::new();
-    for (ns, collection) in namespaces.into_iter().zip(names) {
-        let count = counts.get(&ns).copied().or(Some(0));
-        let shown = if ns.is_empty() { DEFAULT_NAMESPACE.to_owned() } else { ns.clone() };
-        let mut src = Pinecone::namespace(&index_args, http, &info, &None, ns, collection, count, out.is_empty());
+    for mut src in namespace_sources(http, &index_args, info, &None).await? {
+        let shown = if src.namespace.is_empty() { DEFAULT_NAMESPACE.to_owned() } else { src.namespace.clone() };
         let mut d = super::Discovered::of(&mut src, name.to_owned(), shown).await;
         if pod {
             d.needs = Some(
