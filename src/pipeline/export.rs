@@ -342,19 +342,19 @@ async fn export_collection<S: Source>(
                             continue;
                         };
                         let (tx, done) = tokio::sync::oneshot::channel();
-                        let (name, schema, seq) = (name.clone(), schema.clone(), next_seq);
+                        let (name, schema, seq, dir) = (name.clone(), schema.clone(), next_seq, wdir.clone());
                         next_seq += 1;
                         // No next cursor: the source said it is exhausted, so a resume reads nothing more.
                         let cursor = page.next.clone().unwrap_or(Cursor::End);
                         rayon::spawn(move || {
-                            let _ = tx.send(prepare_chunk(&name, &schema, seq, &page.records));
+                            let _ = tx.send(prepare_chunk(&dir, &name, &schema, seq, &page.records));
                         });
                         pending.push_back((seq, cursor, done, Instant::now()));
                         continue;
                     }
                 };
-                let (seq, cursor, _, t) = pending.pop_front().expect("pending");
-                let entry = store_chunk(&wdir, &name, seq, done.expect("chunk encoder")?, cursor)?;
+                let (_, cursor, _, t) = pending.pop_front().expect("pending");
+                let entry = store_chunk(&wdir, done.expect("chunk encoder")?, cursor)?;
                 rows += entry.rows;
                 progress.inc(entry.rows);
                 let (n, bytes) = (entry.rows, entry.bytes);

@@ -234,11 +234,17 @@ fn sparse_column(i: usize, records: &[Record]) -> std::result::Result<ArrayRef, 
 
 /// Records → Parquet file bytes.
 pub fn encode_chunk(schema: &CollectionSchema, records: &[Record]) -> std::result::Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    encode_into(schema, records, &mut out)?;
+    Ok(out)
+}
+
+/// Records → Parquet, written to `sink` as the writer produces it.
+fn encode_into<W: std::io::Write + Send>(schema: &CollectionSchema, records: &[Record], sink: W) -> std::result::Result<(), String> {
     let arrow = arrow_schema(schema);
     let batch = to_batch(schema, &arrow, records)?;
     let props = writer_properties(&arrow, records.len()).map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    let mut w = ArrowWriter::try_new(&mut out, arrow, Some(props)).map_err(|e| e.to_string())?;
+    let mut w = ArrowWriter::try_new(sink, arrow, Some(props)).map_err(|e| e.to_string())?;
     // Still one row group, but written WRITE_ROWS rows at a time: the
     // writer's per-value scratch (levels, value indices) then stays a few MiB
     // instead of several times the chunk, which costs page faults.
@@ -249,7 +255,7 @@ pub fn encode_chunk(schema: &CollectionSchema, records: &[Record]) -> std::resul
         at += n;
     }
     w.close().map_err(|e| e.to_string())?;
-    Ok(out)
+    Ok(())
 }
 
 /// Encode, hash and durably write chunk `seq` of `collection` into the
@@ -264,35 +270,68 @@ pub fn write_chunk(
     records: &[Record],
     cursor: Cursor,
 ) -> Result<ChunkEntry> {
-    store_chunk(dir, collection, seq, prepare_chunk(collection, schema, seq, records)?, cursor)
+    store_chunk(dir, prepare_chunk(dir, collection, schema, seq, records)?, cursor)
 }
 
-/// A chunk encoded and hashed in memory, not yet written.
+/// A chunk encoded, hashed and written to its temporary file (not yet
+/// durable, not yet under its name).
 #[derive(Debug)]
 pub struct EncodedChunk {
-    bytes: Vec<u8>,
+    seq: u64,
+    file: String,
+    bytes: u64,
     blake3: String,
     rows: u64,
     first_id: serde_json::Value,
     last_id: serde_json::Value,
 }
 
-/// The CPU part of [`write_chunk`]: encode and hash chunk `seq` (no I/O,
-/// so several chunks can be prepared at once while they are stored in order).
-pub fn prepare_chunk(collection: &str, schema: &CollectionSchema, seq: u64, records: &[Record]) -> Result<EncodedChunk> {
-    let err = |message: String| Error::Chunk { collection: collection.to_owned(), file: chunk_file(collection, seq), message };
+/// Hashes and counts what goes through it, keeping the first I/O error
+/// (the Parquet writer reports it only as text).
+struct HashingFile {
+    file: std::io::BufWriter<std::fs::File>,
+    hasher: blake3::Hasher,
+    bytes: u64,
+    error: Option<std::io::Error>,
+}
+
+impl std::io::Write for HashingFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // Hash first: that pulls the bytes into the CPU cache, so the
+        // kernel's copy into the page cache reads them from there (the
+        // kernel copying cold memory cost more than encoding the chunk).
+        self.hasher.update(buf);
+        self.file.write_all(buf).inspect_err(|e| self.keep(e))?;
+        self.bytes += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush().inspect_err(|e| self.keep(e))
+    }
+}
+
+impl HashingFile {
+    fn keep(&mut self, e: &std::io::Error) {
+        if self.error.is_none() {
+            self.error = Some(match e.raw_os_error() {
+                Some(code) => std::io::Error::from_raw_os_error(code),
+                None => std::io::Error::new(e.kind(), e.to_string()),
+            });
+        }
+    }
+}
+
+/// The part of [`write_chunk`] that can run for several chunks at once:
+/// encode chunk `seq`, hash it and write it to its temporary file, right
+/// as the Parquet writer produces it (nothing of the chunk is kept in
+/// memory afterwards). [`store_chunk`] then makes it durable, in order.
+pub fn prepare_chunk(dir: &Path, collection: &str, schema: &CollectionSchema, seq: u64, records: &[Record]) -> Result<EncodedChunk> {
+    let file = chunk_file(collection, seq);
+    let err = |message: String| Error::Chunk { collection: collection.to_owned(), file: file.clone(), message };
     let (first_id, last_id) = match (records.first(), records.last()) {
         (Some(f), Some(l)) => (f.id.to_json(), l.id.to_json()),
         _ => return Err(err("internal: empty chunk".into())),
     };
-    let bytes = encode_chunk(schema, records).map_err(err)?;
-    let blake3 = blake3::hash(&bytes).to_hex().to_string();
-    Ok(EncodedChunk { bytes, blake3, rows: records.len() as u64, first_id, last_id })
-}
-
-/// The I/O part of [`write_chunk`]: durably write a prepared chunk.
-pub fn store_chunk(dir: &Path, collection: &str, seq: u64, chunk: EncodedChunk, cursor: Cursor) -> Result<ChunkEntry> {
-    let file = chunk_file(collection, seq);
     let path = dir.join(&file);
     let parent = path.parent().expect("chunk path has a parent");
     if !parent.is_dir() {
@@ -302,12 +341,38 @@ pub fn store_chunk(dir: &Path, collection: &str, seq: u64, chunk: EncodedChunk, 
         fsutil::sync_dir(&dir.join("chunks"))?;
         fsutil::sync_dir(dir)?;
     }
-    fsutil::write_atomic(&path, &chunk.bytes)?;
-    Ok(ChunkEntry {
+    let tmp = fsutil::tmp_path(&path);
+    let f = std::fs::File::create(&tmp).ctx(|| format!("creating {}", tmp.display()))?;
+    let mut sink = HashingFile { file: std::io::BufWriter::with_capacity(1 << 18, f), hasher: blake3::Hasher::new(), bytes: 0, error: None };
+    let encoded = encode_into(schema, records, &mut sink).and_then(|()| std::io::Write::flush(&mut sink).map_err(|e| e.to_string()));
+    if let Err(message) = encoded {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(match sink.error.take() {
+            Some(e) => Error::io(format!("writing {}", tmp.display()), e),
+            None => err(message),
+        });
+    }
+    Ok(EncodedChunk {
         seq,
         file,
+        bytes: sink.bytes,
+        blake3: sink.hasher.finalize().to_hex().to_string(),
+        rows: records.len() as u64,
+        first_id,
+        last_id,
+    })
+}
+
+/// The ordered part of [`write_chunk`]: make a prepared chunk durable under
+/// its name (fsync, rename, fsync of the directory).
+pub fn store_chunk(dir: &Path, chunk: EncodedChunk, cursor: Cursor) -> Result<ChunkEntry> {
+    let path = dir.join(&chunk.file);
+    fsutil::commit_tmp(&path)?;
+    Ok(ChunkEntry {
+        seq: chunk.seq,
+        file: chunk.file,
         rows: chunk.rows,
-        bytes: chunk.bytes.len() as u64,
+        bytes: chunk.bytes,
         blake3: chunk.blake3,
         first_id: chunk.first_id,
         last_id: chunk.last_id,

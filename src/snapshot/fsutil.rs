@@ -12,8 +12,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     {
         let mut f = File::create(&tmp).ctx(|| format!("creating {}", tmp.display()))?;
         f.write_all(bytes).ctx(|| format!("writing {}", tmp.display()))?;
-        f.sync_all().ctx(|| format!("fsync {}", tmp.display()))?;
     }
+    commit_tmp(path)
+}
+
+/// Second half of [`write_atomic`] for a file already written in full to
+/// `tmp_path(path)`: fsync it, rename it to `path`, fsync the directory.
+pub fn commit_tmp(path: &Path) -> Result<()> {
+    let tmp = tmp_path(path);
+    File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .ctx(|| format!("fsync {}", tmp.display()))?;
     fs::rename(&tmp, path).ctx(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
     if let Some(parent) = path.parent() {
         sync_dir(parent)?;
