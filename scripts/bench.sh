@@ -15,7 +15,9 @@
 #   b. velesdb-migrate import (embedded)
 #   c. velesdb-migrate import over REST into a real velesdb-server (same settings)
 # Prints rows/s, the ratios e/d and b/a, and peak RSS of our process
-# (VmHWM, from the command's --json summary). Set BENCH_SKIP_IMPORT=1 to
+# (VmHWM, from the command's --json summary). (a), (b) and (c) alternate
+# BENCH_IMPORT_RUNS times (default 3) and their medians are compared; (d)
+# and (e) are the best of BENCH_RUNS (default 3). Set BENCH_SKIP_IMPORT=1 to
 # measure only the export side, BENCH_NO_INDEX=1 to create the table without
 # its HNSW index (building it for 1 000 000 x 768 takes most of an hour on 2
 # cores; the export reads the same rows either way, but an import then uses
@@ -68,7 +70,7 @@ for run in $(seq 1 "$RUNS"); do
   t0=$(now)
   PSQL -q -c "\\copy (SELECT id, embedding, title, tag FROM $T ORDER BY id) TO '/dev/null' WITH (FORMAT binary)"
   t1=$(now); d_times+=("$(python3 -c "print($t1 - $t0)")")
-  rm -rf "$WORK/snapshot"
+  rm -rf "$WORK/snapshot" && sync
   t0=$(now)
   "$BIN" --json --quiet export pgvector --url "$url" --table "$T" --out "$WORK/snapshot" > "$WORK/export.json"
   t1=$(now); e_times+=("$(python3 -c "print($t1 - $t0)")")
@@ -80,32 +82,47 @@ echo "e velesdb-migrate export: $(rate "$ROWS" "$e_s") rows/s (best of $RUNS: ${
 echo "  e/d = $(python3 -c "print(f'{$d_s / $e_s:.2f}')")"
 
 if [[ "${BENCH_SKIP_IMPORT:-0}" != "1" ]]; then
-  # (a) raw velesdb-core ingest
-  "$REPO/target/release/examples/raw_ingest" "$WORK/snapshot" "$WORK/raw-db" > "$WORK/raw.json"
-  a_rate=$(field "$WORK/raw.json" points_per_second)
-  echo "a raw velesdb-core ingest: ${a_rate%.*} points/s ($(field "$WORK/raw.json" seconds) s), peak RSS $(( $(field "$WORK/raw.json" peak_rss_bytes) / 1048576 )) MiB (all points preloaded)"
-  # timed_import LETTER LABEL DESTINATION REPORT: run our import, print rate, RSS and the ratio to (a)
-  timed_import() {
-    local t0 t1 secs rss
-    t0=$(now)
-    "$BIN" --json --quiet import "$WORK/snapshot" --to "$3" --collection bench > "$4"
-    t1=$(now); secs=$(python3 -c "print($t1 - $t0)")
-    rss=$(field "$4" peak_rss_bytes)
-    echo "$1 velesdb-migrate import $2: $(rate "$ROWS" "$secs") points/s (${secs%????????} s, whole command), peak RSS of our process $((rss / 1048576)) MiB"
-    echo "  $1/a = $(python3 -c "print(f'{($ROWS / $secs) / $a_rate:.2f}')")"
-  }
-  # (b) our import, embedded
-  timed_import b embedded "$WORK/db" "$WORK/import.json"
-  # (c) our import over REST into a real velesdb-server (rate limiter off)
+  # (a), (b) and (c) alternate, IRUNS times each, on fresh destinations; the
+  # medians are compared (HNSW insertion on 2 cores varies by ~10 % between
+  # identical runs, so one run of each says little about a 5 % gap).
+  IRUNS="${BENCH_IMPORT_RUNS:-3}"
   SERVER_BIN="$(bash scripts/velesdb-server.sh bin)"
   bash scripts/velesdb-server.sh install
   PORT="${BENCH_SERVER_PORT:-18765}"
-  mkdir -p "$WORK/server-data"
-  VELESDB_NO_UPDATE_CHECK=1 "$SERVER_BIN" --host 127.0.0.1 --port "$PORT" --data-dir "$WORK/server-data" --rate-limit 0 \
-    >"$WORK/server.log" 2>&1 &
-  SERVER_PID=$!
-  trap 'kill $SERVER_PID 2>/dev/null || true' EXIT
-  for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$PORT/v1/ready" >/dev/null && break; sleep 0.1; done
-  timed_import c "over REST" "http://127.0.0.1:$PORT" "$WORK/import-rest.json"
-  kill "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+  trap '[[ -n "$SERVER_PID" ]] && kill $SERVER_PID 2>/dev/null || true' EXIT
+  r2() { python3 -c "import sys; print(f'{float(sys.argv[1]):.2f}')" "$1"; }
+  median() { python3 -c "import statistics, sys; print(statistics.median(float(x) for x in sys.argv[1:]))" "$@"; }
+  # timed_import DESTINATION REPORT: run our import, print its seconds (whole command)
+  timed_import() {
+    local t0 t1
+    t0=$(now)
+    "$BIN" --json --quiet import "$WORK/snapshot" --to "$1" --collection bench > "$2"
+    t1=$(now); python3 -c "print($t1 - $t0)"
+  }
+  a_all=(); b_all=(); c_all=(); a_rss=0; b_rss=0; c_rss=0
+  maxi() { python3 -c "import sys; print(max(int(x) for x in sys.argv[1:]))" "$@"; }
+  for run in $(seq 1 "$IRUNS"); do
+    # (a) raw velesdb-core ingest (points preloaded; only the ingest timed)
+    rm -rf "$WORK/raw-db"
+    "$REPO/target/release/examples/raw_ingest" "$WORK/snapshot" "$WORK/raw-db" > "$WORK/raw.json"
+    a_all+=("$(field "$WORK/raw.json" seconds)"); a_rss=$(maxi "$a_rss" "$(field "$WORK/raw.json" peak_rss_bytes)")
+    # (b) our import, embedded
+    rm -rf "$WORK/db"
+    b_all+=("$(timed_import "$WORK/db" "$WORK/import.json")"); b_rss=$(maxi "$b_rss" "$(field "$WORK/import.json" peak_rss_bytes)")
+    # (c) our import over REST into a real velesdb-server (rate limiter off)
+    rm -rf "$WORK/server-data" && mkdir -p "$WORK/server-data"
+    VELESDB_NO_UPDATE_CHECK=1 "$SERVER_BIN" --host 127.0.0.1 --port "$PORT" --data-dir "$WORK/server-data" --rate-limit 0 \
+      >"$WORK/server.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$PORT/v1/ready" >/dev/null && break; sleep 0.1; done
+    c_all+=("$(timed_import "http://127.0.0.1:$PORT" "$WORK/import-rest.json")"); c_rss=$(maxi "$c_rss" "$(field "$WORK/import-rest.json" peak_rss_bytes)")
+    kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+  done
+  a_s=$(median "${a_all[@]}"); b_s=$(median "${b_all[@]}"); c_s=$(median "${c_all[@]}")
+  echo "a raw velesdb-core ingest: $(rate "$ROWS" "$a_s") points/s (median of $IRUNS: $(r2 "$a_s") s; all: ${a_all[*]}), peak RSS $((a_rss / 1048576)) MiB (all points preloaded)"
+  echo "b velesdb-migrate import embedded: $(rate "$ROWS" "$b_s") points/s (median of $IRUNS: $(r2 "$b_s") s, whole command; all: ${b_all[*]}), peak RSS of our process $((b_rss / 1048576)) MiB"
+  echo "  b/a = $(python3 -c "print(f'{$a_s / $b_s:.2f}')")"
+  echo "c velesdb-migrate import over REST: $(rate "$ROWS" "$c_s") points/s (median of $IRUNS: $(r2 "$c_s") s, whole command; all: ${c_all[*]}), peak RSS of our process $((c_rss / 1048576)) MiB"
+  echo "  c/a = $(python3 -c "print(f'{$a_s / $c_s:.2f}')")"
 fi

@@ -631,6 +631,31 @@ mod tests {
     }
 
     #[test]
+    fn a_written_chunk_is_the_encoded_bytes_under_their_hash() {
+        let d = tempfile::tempdir().unwrap();
+        let (s, recs) = (sample_schema(), sample_records());
+        let e = write_chunk(d.path(), "c", &s, 3, &recs, Cursor::End).unwrap();
+        let bytes = encode_chunk(&s, &recs).unwrap();
+        assert_eq!(std::fs::read(d.path().join(&e.file)).unwrap(), bytes);
+        assert_eq!((e.bytes, e.blake3.as_str(), e.rows), (bytes.len() as u64, blake3::hash(&bytes).to_hex().as_str(), 2));
+        assert!(!fsutil::tmp_path(&d.path().join(&e.file)).exists(), "the temporary file was renamed");
+    }
+
+    #[test]
+    fn a_full_disk_is_an_io_error_naming_the_file_and_leaves_nothing() {
+        // Writes to /dev/full fail with ENOSPC: the chunk's temporary file points there.
+        let d = tempfile::tempdir().unwrap();
+        let tmp = fsutil::tmp_path(&d.path().join(chunk_file("c", 0)));
+        std::fs::create_dir_all(tmp.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink("/dev/full", &tmp).unwrap();
+        let err = prepare_chunk(d.path(), "c", &sample_schema(), 0, &sample_records()).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, Error::Io { .. }), "{err:?}");
+        assert!(msg.contains("000000.parquet.tmp") && msg.contains("the disk is full"), "{msg}");
+        assert!(!tmp.exists() && !d.path().join(chunk_file("c", 0)).exists());
+    }
+
+    #[test]
     fn roundtrip_is_exact_and_deterministic() {
         let s = sample_schema();
         let recs = sample_records();
