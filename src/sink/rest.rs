@@ -324,17 +324,16 @@ struct RestPoint<'a> {
 
 /// Points → request bodies of at most `max_bytes` (and 100 000 points),
 /// built one at a time as they are pulled, so only the bodies in flight are
-/// in memory.
+/// in memory. Each point is serialised straight into its body (a point that
+/// does not fit is cut off again and starts the next body).
 pub struct Bodies<'a> {
     points: &'a [Point],
     next: usize,
     max_bytes: usize,
-    /// A point serialised but not yet placed (it did not fit the last body).
-    carry: Option<Vec<u8>>,
 }
 
 pub fn request_bodies(points: &[Point], max_bytes: usize) -> Bodies<'_> {
-    Bodies { points, next: 0, max_bytes, carry: None }
+    Bodies { points, next: 0, max_bytes }
 }
 
 impl Iterator for Bodies<'_> {
@@ -346,43 +345,36 @@ impl Iterator for Bodies<'_> {
         const MAX_POINTS: usize = 100_000;
         let mut cur: Vec<u8> = HEAD.to_vec();
         let mut n = 0usize;
-        loop {
-            let one = match self.carry.take() {
-                Some(one) => one,
-                None => {
-                    let p = self.points.get(self.next)?;
-                    self.next += 1;
-                    let one = serde_json::to_vec(&RestPoint { id: p.id, vector: &p.vector, payload: &p.payload, sparse_vectors: &p.sparse_vectors });
-                    match one {
-                        Ok(one) if HEAD.len() + one.len() + TAIL.len() > self.max_bytes => {
-                            self.next = self.points.len(); // stop after this error
-                            return Some(Err(format!(
-                                "point {} alone is {} bytes, over --max-request-bytes {}; raise it",
-                                p.id,
-                                one.len(),
-                                self.max_bytes
-                            )));
-                        }
-                        Ok(one) => one,
-                        Err(e) => {
-                            self.next = self.points.len();
-                            return Some(Err(format!("point {}: {e}", p.id)));
-                        }
-                    }
-                }
-            };
-            if n > 0 && (cur.len() + 1 + one.len() + TAIL.len() > self.max_bytes || n == MAX_POINTS) {
-                self.carry = Some(one);
-                break;
-            }
+        while let Some(p) = self.points.get(self.next) {
+            let mark = cur.len();
             if n > 0 {
                 cur.push(b',');
             }
-            cur.extend_from_slice(&one);
-            n += 1;
-            if self.next >= self.points.len() {
+            let at = cur.len();
+            let point = RestPoint { id: p.id, vector: &p.vector, payload: &p.payload, sparse_vectors: &p.sparse_vectors };
+            if let Err(e) = serde_json::to_writer(&mut cur, &point) {
+                self.next = self.points.len(); // stop after this error
+                return Some(Err(format!("point {}: {e}", p.id)));
+            }
+            let one = cur.len() - at;
+            if HEAD.len() + one + TAIL.len() > self.max_bytes {
+                self.next = self.points.len();
+                return Some(Err(format!("point {} alone is {one} bytes, over --max-request-bytes {}; raise it", p.id, self.max_bytes)));
+            }
+            if n > 0 && (cur.len() + TAIL.len() > self.max_bytes || n == MAX_POINTS) {
+                cur.truncate(mark);
                 break;
             }
+            if n == 0 {
+                // Room for the rest at this point's size: no regrowth (and copy) of the body.
+                let want = ((one + 1) * (self.points.len() - self.next)).min(self.max_bytes) + TAIL.len();
+                cur.reserve(want.saturating_sub(cur.len()));
+            }
+            n += 1;
+            self.next += 1;
+        }
+        if n == 0 {
+            return None;
         }
         cur.extend_from_slice(TAIL);
         Some(Ok(cur))
