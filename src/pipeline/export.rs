@@ -332,41 +332,54 @@ async fn export_collection<S: Source>(
                 std::collections::VecDeque::new();
             let mut next_seq = manifest.collections[ci].chunks.len() as u64;
             let mut open = true;
-            while open || !pending.is_empty() {
-                let done = tokio::select! {
-                    biased;
-                    enc = async { (&mut pending.front_mut().expect("pending").2).await }, if !pending.is_empty() => enc,
-                    page = rx.recv(), if open && pending.len() < ENCODING => {
-                        let Some(page) = page else {
-                            open = false;
+            let result: Result<()> = async {
+                while open || !pending.is_empty() {
+                    let done = tokio::select! {
+                        biased;
+                        enc = async { (&mut pending.front_mut().expect("pending").2).await }, if !pending.is_empty() => enc,
+                        page = rx.recv(), if open && pending.len() < ENCODING => {
+                            let Some(page) = page else {
+                                open = false;
+                                continue;
+                            };
+                            let (tx, done) = tokio::sync::oneshot::channel();
+                            let (name, schema, seq, dir) = (name.clone(), schema.clone(), next_seq, wdir.clone());
+                            next_seq += 1;
+                            // No next cursor: the source said it is exhausted, so a resume reads nothing more.
+                            let cursor = page.next.clone().unwrap_or(Cursor::End);
+                            rayon::spawn(move || {
+                                let _ = tx.send(prepare_chunk(&dir, &name, &schema, seq, &page.records));
+                            });
+                            pending.push_back((seq, cursor, done, Instant::now()));
                             continue;
-                        };
-                        let (tx, done) = tokio::sync::oneshot::channel();
-                        let (name, schema, seq, dir) = (name.clone(), schema.clone(), next_seq, wdir.clone());
-                        next_seq += 1;
-                        // No next cursor: the source said it is exhausted, so a resume reads nothing more.
-                        let cursor = page.next.clone().unwrap_or(Cursor::End);
-                        rayon::spawn(move || {
-                            let _ = tx.send(prepare_chunk(&dir, &name, &schema, seq, &page.records));
-                        });
-                        pending.push_back((seq, cursor, done, Instant::now()));
-                        continue;
-                    }
-                };
-                let (_, cursor, _, t) = pending.pop_front().expect("pending");
-                let entry = store_chunk(&wdir, done.expect("chunk encoder")?, cursor)?;
-                rows += entry.rows;
-                progress.inc(entry.rows);
-                let (n, bytes) = (entry.rows, entry.bytes);
-                manifest.collections[ci].push_chunk(entry);
-                // Commit point: from here on the chunk exists.
-                manifest.save(&wdir)?;
-                publish(&wpub, &wdir, manifest.collections[ci].chunks.last())?;
-                metrics::observe(metrics::CHUNK_WRITE, t.elapsed());
-                metrics::add(metrics::ROWS_EXPORTED, n);
-                metrics::add(metrics::BYTES_EXPORTED, bytes);
-                metrics::add(metrics::CHUNKS_EXPORTED, 1);
+                        }
+                    };
+                    let (_, cursor, _, t) = pending.pop_front().expect("pending");
+                    let entry = store_chunk(&wdir, done.expect("chunk encoder")?, cursor)?;
+                    rows += entry.rows;
+                    progress.inc(entry.rows);
+                    let (n, bytes) = (entry.rows, entry.bytes);
+                    manifest.collections[ci].push_chunk(entry);
+                    // Commit point: from here on the chunk exists.
+                    manifest.save(&wdir)?;
+                    publish(&wpub, &wdir, manifest.collections[ci].chunks.last())?;
+                    metrics::observe(metrics::CHUNK_WRITE, t.elapsed());
+                    metrics::add(metrics::ROWS_EXPORTED, n);
+                    metrics::add(metrics::BYTES_EXPORTED, bytes);
+                    metrics::add(metrics::CHUNKS_EXPORTED, 1);
+                }
+                Ok(())
             }
+            .await;
+            if result.is_err() {
+                // Chunks still being encoded write their temporary files:
+                // let them finish, so none is written after this returns
+                // (a resume in the same process removes leftovers first).
+                for (_, _, done, _) in pending.drain(..) {
+                    let _ = done.await;
+                }
+            }
+            result?;
             progress.finish();
             Ok((manifest, rows))
         })
