@@ -38,7 +38,10 @@ fn export_killed_at_random_resumes_to_identical_chunks() {
 #[test]
 fn import_killed_at_random_resumes_to_identical_contents() {
     let t = table("killimp");
-    seed_vectors(&t, 3_000, 32);
+    // Long enough for several journal commits per run: the import flushes
+    // and journals only once the work since the last flush is 25 times what
+    // that flush took, a few times a second here.
+    seed_vectors(&t, 12_000, 32);
     let d = TestDir::new();
     let snap = d.path("snap");
     export(&t, &snap, &["--chunk-rows", "150"]);
@@ -52,11 +55,11 @@ fn import_killed_at_random_resumes_to_identical_contents() {
     let (s, kills) = kill_repeatedly_then_finish(&args, 8, &committed);
     eprintln!("import killed {kills} time(s) before completing; final run upserted {} points", s["points_upserted"]);
     assert!(kills >= 2, "the import was hardly interrupted; the test proved nothing");
-    assert_eq!(s["collection_count"], 3_000);
+    assert_eq!(s["collection_count"], 12_000);
     for dbdir in [&reference_db, &db] {
         let r = ok_json(&["validate", snap.to_str().unwrap(), "--to", dbdir.to_str().unwrap(), "--collection", "c", "--strict"]);
         assert_eq!(r["ok"], true, "{r:#}");
-        assert_eq!(r["actual_count"], 3_000);
+        assert_eq!(r["actual_count"], 12_000);
     }
 }
 
