@@ -328,7 +328,7 @@ async fn export_collection<S: Source>(
         // committed strictly in order as each one is ready.
         futures::executor::block_on(async move {
             let mut rows = 0u64;
-            let mut pending: std::collections::VecDeque<(u64, Cursor, tokio::sync::oneshot::Receiver<Result<crate::snapshot::EncodedChunk>>, Instant)> =
+            let mut pending: std::collections::VecDeque<(Cursor, tokio::sync::oneshot::Receiver<Result<crate::snapshot::EncodedChunk>>, Instant)> =
                 std::collections::VecDeque::new();
             let mut next_seq = manifest.collections[ci].chunks.len() as u64;
             let mut open = true;
@@ -336,7 +336,7 @@ async fn export_collection<S: Source>(
                 while open || !pending.is_empty() {
                     let done = tokio::select! {
                         biased;
-                        enc = async { (&mut pending.front_mut().expect("pending").2).await }, if !pending.is_empty() => enc,
+                        enc = async { (&mut pending.front_mut().expect("pending").1).await }, if !pending.is_empty() => enc,
                         page = rx.recv(), if open && pending.len() < ENCODING => {
                             let Some(page) = page else {
                                 open = false;
@@ -350,11 +350,11 @@ async fn export_collection<S: Source>(
                             rayon::spawn(move || {
                                 let _ = tx.send(prepare_chunk(&dir, &name, &schema, seq, &page.records));
                             });
-                            pending.push_back((seq, cursor, done, Instant::now()));
+                            pending.push_back((cursor, done, Instant::now()));
                             continue;
                         }
                     };
-                    let (_, cursor, _, t) = pending.pop_front().expect("pending");
+                    let (cursor, _, t) = pending.pop_front().expect("pending");
                     let entry = store_chunk(&wdir, done.expect("chunk encoder")?, cursor)?;
                     rows += entry.rows;
                     progress.inc(entry.rows);
@@ -375,7 +375,7 @@ async fn export_collection<S: Source>(
                 // Chunks still being encoded write their temporary files:
                 // let them finish, so none is written after this returns
                 // (a resume in the same process removes leftovers first).
-                for (_, _, done, _) in pending.drain(..) {
+                for (_, done, _) in pending.drain(..) {
                     let _ = done.await;
                 }
             }

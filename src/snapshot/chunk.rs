@@ -277,6 +277,8 @@ pub fn write_chunk(
 /// durable, not yet under its name).
 #[derive(Debug)]
 pub struct EncodedChunk {
+    /// The temporary file, open, so the commit need not open it again.
+    tmp: std::fs::File,
     seq: u64,
     file: String,
     bytes: u64,
@@ -301,23 +303,21 @@ impl std::io::Write for HashingFile {
         // kernel's copy into the page cache reads them from there (the
         // kernel copying cold memory cost more than encoding the chunk).
         self.hasher.update(buf);
-        self.file.write_all(buf).inspect_err(|e| self.keep(e))?;
+        self.file.write_all(buf).map_err(|e| self.keep(e))?;
         self.bytes += buf.len() as u64;
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        self.file.flush().inspect_err(|e| self.keep(e))
+        self.file.flush().map_err(|e| self.keep(e))
     }
 }
 
 impl HashingFile {
-    fn keep(&mut self, e: &std::io::Error) {
-        if self.error.is_none() {
-            self.error = Some(match e.raw_os_error() {
-                Some(code) => std::io::Error::from_raw_os_error(code),
-                None => std::io::Error::new(e.kind(), e.to_string()),
-            });
-        }
+    /// Keep the first error as it is; the writer gets a copy.
+    fn keep(&mut self, e: std::io::Error) -> std::io::Error {
+        let copy = std::io::Error::new(e.kind(), e.to_string());
+        self.error.get_or_insert(e);
+        copy
     }
 }
 
@@ -344,15 +344,21 @@ pub fn prepare_chunk(dir: &Path, collection: &str, schema: &CollectionSchema, se
     let tmp = fsutil::tmp_path(&path);
     let f = std::fs::File::create(&tmp).ctx(|| format!("creating {}", tmp.display()))?;
     let mut sink = HashingFile { file: std::io::BufWriter::with_capacity(1 << 18, f), hasher: blake3::Hasher::new(), bytes: 0, error: None };
-    let encoded = encode_into(schema, records, &mut sink).and_then(|()| std::io::Write::flush(&mut sink).map_err(|e| e.to_string()));
-    if let Err(message) = encoded {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(match sink.error.take() {
-            Some(e) => Error::io(format!("writing {}", tmp.display()), e),
-            None => err(message),
-        });
-    }
+    let io_err = |e| Error::io(format!("writing {}", tmp.display()), e);
+    let written = match encode_into(schema, records, &mut sink) {
+        // into_inner flushes what is still buffered.
+        Ok(()) => sink.file.into_inner().map_err(|e| io_err(e.into_error())),
+        Err(message) => Err(sink.error.take().map(io_err).unwrap_or_else(|| err(message))),
+    };
+    let tmp_file = match written {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
     Ok(EncodedChunk {
+        tmp: tmp_file,
         seq,
         file,
         bytes: sink.bytes,
@@ -366,8 +372,7 @@ pub fn prepare_chunk(dir: &Path, collection: &str, schema: &CollectionSchema, se
 /// The ordered part of [`write_chunk`]: make a prepared chunk durable under
 /// its name (fsync, rename, fsync of the directory).
 pub fn store_chunk(dir: &Path, chunk: EncodedChunk, cursor: Cursor) -> Result<ChunkEntry> {
-    let path = dir.join(&chunk.file);
-    fsutil::commit_tmp(&path)?;
+    fsutil::commit_tmp(chunk.tmp, &dir.join(&chunk.file))?;
     Ok(ChunkEntry {
         seq: chunk.seq,
         file: chunk.file,

@@ -9,20 +9,17 @@ use std::path::Path;
 /// one, never a torn one, and after return the new file survives a crash.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = tmp_path(path);
-    {
-        let mut f = File::create(&tmp).ctx(|| format!("creating {}", tmp.display()))?;
-        f.write_all(bytes).ctx(|| format!("writing {}", tmp.display()))?;
-    }
-    commit_tmp(path)
+    let mut f = File::create(&tmp).ctx(|| format!("creating {}", tmp.display()))?;
+    f.write_all(bytes).ctx(|| format!("writing {}", tmp.display()))?;
+    commit_tmp(f, path)
 }
 
-/// Second half of [`write_atomic`] for a file already written in full to
-/// `tmp_path(path)`: fsync it, rename it to `path`, fsync the directory.
-pub fn commit_tmp(path: &Path) -> Result<()> {
+/// Second half of [`write_atomic`] for `tmp`, the file at `tmp_path(path)`,
+/// already written in full: fsync it, rename it to `path`, fsync the directory.
+pub fn commit_tmp(tmp_file: File, path: &Path) -> Result<()> {
     let tmp = tmp_path(path);
-    File::open(&tmp)
-        .and_then(|f| f.sync_all())
-        .ctx(|| format!("fsync {}", tmp.display()))?;
+    tmp_file.sync_all().ctx(|| format!("fsync {}", tmp.display()))?;
+    drop(tmp_file);
     fs::rename(&tmp, path).ctx(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
     if let Some(parent) = path.parent() {
         sync_dir(parent)?;
